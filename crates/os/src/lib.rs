@@ -1,0 +1,1 @@
+//! gatehouse-os (being built).
