@@ -1,13 +1,41 @@
-//! `gatehouse`: the command line of Gatehouse.
+//! `gatehouse`: the command line of Gatehouse. Each subcommand lives in its own module and only
+//! parses input, calls the library, and renders the result (text, or JSON with `--json`).
 
-use clap::Parser;
+mod profile_cmd;
+mod tunnel_cmd;
+
+use clap::{Parser, Subcommand};
 
 /// Gatehouse: WireGuard profiles, tunnels and the VPCs behind them.
 #[derive(Parser)]
-#[command(name = "gatehouse", version)]
-struct Cli {}
+#[command(name = "gatehouse", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
 
-fn main() -> anyhow::Result<()> {
-    let _cli = Cli::parse();
-    Ok(())
+#[derive(Subcommand)]
+enum Command {
+    /// Manage WireGuard profiles: import, export, list, show, rename, delete, keygen, qr.
+    Profile(profile_cmd::ProfileArgs),
+    /// Connect a profile (or a .conf file) in the foreground; Ctrl-C disconnects.
+    Up(tunnel_cmd::UpArgs),
+    /// Show the running tunnels: peers, endpoints, handshake age, bytes.
+    Status(tunnel_cmd::StatusArgs),
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Profile(args) => profile_cmd::run(args),
+        Command::Up(args) => tunnel_cmd::up(args),
+        Command::Status(args) => tunnel_cmd::status(args),
+    };
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
 }

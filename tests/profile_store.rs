@@ -1,0 +1,1 @@
+//! End-to-end: profiles against a real Secret Service (being built).
