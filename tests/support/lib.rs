@@ -1,1 +1,4 @@
 //! Shared helpers of the end-to-end tests.
+
+pub mod keyring;
+pub mod netns;

@@ -1,0 +1,1 @@
+//! gatehouse-device (being built).

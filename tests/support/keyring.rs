@@ -1,0 +1,1 @@
+//! Helpers for tests against a real Secret Service (being built).

@@ -1,0 +1,1 @@
+//! Helpers for network-namespace tests with wireguard-go (being built).
