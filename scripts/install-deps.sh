@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Installs what the build and the tests need on Debian 12 (Rust and Node are expected to be there).
+# Safe to run twice: it installs only what is missing, and runs apt-get update at most once.
+set -euo pipefail
+
+APT_PACKAGES=(
+  # build
+  build-essential pkg-config libssl-dev libdbus-1-dev libsecret-1-dev
+  # Secret Service for the keyring tests
+  dbus dbus-x11 gnome-keyring libsecret-tools
+  # WireGuard peers and network namespaces for the tunnel tests
+  wireguard-go wireguard-tools iproute2 iputils-ping iperf3 nftables curl python3 procps
+)
+
+missing=()
+for p in "${APT_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "==> installing Debian packages: ${missing[*]}"
+  SUDO=""
+  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  # Another apt process (unattended upgrades) may hold the lock for a while: wait for it.
+  for _ in $(seq 60); do
+    $SUDO fuser /var/lib/dpkg/lock-frontend >/dev/null 2>&1 || break
+    sleep 5
+  done
+  $SUDO apt-get update -q
+  # --no-install-recommends: wireguard's recommends pull in a kernel image.
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+
+for tool in cargo rustc; do
+  command -v "$tool" >/dev/null || { echo "error: $tool not found: install Rust (rustup) first" >&2; exit 1; }
+done
+for comp in rustfmt clippy; do
+  rustup component list --installed 2>/dev/null | grep -q "^$comp" || rustup component add "$comp"
+done
