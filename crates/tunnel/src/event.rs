@@ -8,7 +8,8 @@ use crate::PeerKey;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Event {
     /// A handshake with `peer` completed: as initiator when its response was accepted, as
-    /// responder when its initiation was accepted and our response produced.
+    /// responder when the first data (or keepalive) message after our response authenticated
+    /// (the initiator sends one at once), so both sides report only keys proven to work.
     HandshakeCompleted {
         /// The peer.
         peer: PeerKey,

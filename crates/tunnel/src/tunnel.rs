@@ -103,6 +103,9 @@ struct Peer {
     error_reported: bool,
     /// `Event::PeerStale` was reported and no handshake has been attempted since.
     stale: bool,
+    /// We answered the peer's initiation; the handshake completes when its first data
+    /// (keepalive) message arrives.
+    confirm_pending: bool,
 }
 
 impl Peer {
@@ -314,6 +317,7 @@ impl Tunnel {
                 wanted_since: None,
                 error_reported: false,
                 stale: false,
+                confirm_pending: false,
             });
         }
 
@@ -559,10 +563,10 @@ impl Tunnel {
                 }
                 // The datagram authenticated (a handshake message we answered).
                 self.authenticated(slot, from, datagram.len());
-                let completed = (kind == packet::MSG_HANDSHAKE_INIT
-                    && reply_kind == packet::MSG_HANDSHAKE_RESP)
-                    || (kind == packet::MSG_HANDSHAKE_RESP && reply_kind == packet::MSG_DATA);
-                if completed {
+                if kind == packet::MSG_HANDSHAKE_INIT && reply_kind == packet::MSG_HANDSHAKE_RESP {
+                    // Responder: confirmed by the initiator's first data message.
+                    self.peers[slot].confirm_pending = true;
+                } else if kind == packet::MSG_HANDSHAKE_RESP && reply_kind == packet::MSG_DATA {
                     self.handshake_completed(slot, now);
                 }
                 let peer = &mut self.peers[slot];
@@ -575,16 +579,19 @@ impl Tunnel {
             }
             TunnResult::WriteToTunnelV4(inner, src) => {
                 let inner: &'a [u8] = inner;
+                self.confirm(slot, now);
                 self.deliver(slot, from, datagram.len(), inner, src.into())
             }
             TunnResult::WriteToTunnelV6(inner, src) => {
                 let inner: &'a [u8] = inner;
+                self.confirm(slot, now);
                 self.deliver(slot, from, datagram.len(), inner, src.into())
             }
             TunnResult::Done => {
                 if is_data {
                     // A keepalive: authenticated. For a responder it also confirms the session.
                     self.authenticated(slot, from, datagram.len());
+                    self.confirm(slot, now);
                 }
                 UdpOutcome::Nothing
             }
@@ -627,8 +634,16 @@ impl Tunnel {
         }
     }
 
+    /// Authenticated data arrived: completes a handshake we answered as responder.
+    fn confirm(&mut self, slot: usize, now: Instant) {
+        if self.peers[slot].confirm_pending {
+            self.handshake_completed(slot, now);
+        }
+    }
+
     fn handshake_completed(&mut self, slot: usize, now: Instant) {
         let peer = &mut self.peers[slot];
+        peer.confirm_pending = false;
         peer.last_handshake = Some(now);
         peer.attempts = 0;
         peer.wanted_since = None;
