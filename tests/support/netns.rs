@@ -627,11 +627,22 @@ impl Topology {
         Ok(())
     }
 
-    /// `tc qdisc replace dev DEV root netem ARGS…` inside `ns`.
-    pub fn netem(&self, ns: &str, dev: &str, args: &[&str]) -> Result<()> {
-        let mut full = vec!["qdisc", "replace", "dev", dev, "root", "netem"];
-        full.extend_from_slice(args);
-        ns_run(ns, "tc", &full).map(|_| ())
+    /// Points the client's `.conf` `Endpoint` at `endpoint` (e.g. an [`ImpairedRelay`]).
+    /// Call before starting the client.
+    pub fn set_client_endpoint(&self, endpoint: SocketAddr) -> Result<()> {
+        let conf = fs::read_to_string(&self.client_conf)
+            .map_err(|e| format!("read {}: {e}", self.client_conf.display()))?;
+        let conf: String = conf
+            .lines()
+            .map(|l| {
+                if l.starts_with("Endpoint") {
+                    format!("Endpoint = {endpoint}\n")
+                } else {
+                    format!("{l}\n")
+                }
+            })
+            .collect();
+        write_secret(&self.client_conf, &conf)
     }
 
     /// The UDP counters of `ns` from /proc/net/snmp, as (name, value) pairs.
@@ -759,7 +770,13 @@ impl Client {
         }
         let key = topo.dir.join("client.key");
         write_secret(&key, &topo.client_private)?;
-        let endpoint = format!("{GATEWAY_OUTER_V4}:{GATEWAY_LISTEN_PORT}");
+        let conf = fs::read_to_string(&topo.client_conf).map_err(|e| format!("read conf: {e}"))?;
+        let endpoint = conf
+            .lines()
+            .find_map(|l| l.strip_prefix("Endpoint = "))
+            .ok_or("no Endpoint in the client .conf")?
+            .trim()
+            .to_owned();
         ns_run(
             c,
             "wg",
@@ -969,6 +986,138 @@ fn serve(stream: TcpStream) -> io::Result<()> {
         w.write_all(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")?;
     }
     w.flush()
+}
+
+/// A UDP relay that drops and delays datagrams in both directions: a userspace stand-in for
+/// `tc … netem loss P delay D`, for kernels without `sch_netem`. It listens on `listen` (inside
+/// its namespace) for the client and forwards to `upstream`; replies go back to the client's
+/// latest address.
+pub struct ImpairedRelay {
+    stop: Arc<AtomicBool>,
+    threads: Vec<JoinHandle<Result<()>>>,
+    /// Datagrams forwarded (both directions).
+    pub forwarded: Arc<AtomicU64>,
+    /// Datagrams dropped on purpose (both directions).
+    pub dropped: Arc<AtomicU64>,
+}
+
+impl ImpairedRelay {
+    /// Starts the relay in `ns`. `loss` is a fraction (0.03 for 3 %), `delay` one-way.
+    pub fn start(
+        ns: &str,
+        listen: SocketAddr,
+        upstream: SocketAddr,
+        loss: f64,
+        delay: Duration,
+    ) -> Result<ImpairedRelay> {
+        use std::net::UdpSocket;
+        use std::sync::mpsc;
+        use std::sync::Mutex;
+        let (tx, rx) = mpsc::channel::<Result<(UdpSocket, UdpSocket)>>();
+        let opened = spawn_in_netns(ns, move || {
+            let open = || -> Result<(UdpSocket, UdpSocket)> {
+                let front = UdpSocket::bind(listen).map_err(|e| format!("bind {listen}: {e}"))?;
+                let back = UdpSocket::bind(SocketAddr::new(listen.ip(), 0))
+                    .map_err(|e| format!("bind relay upstream socket: {e}"))?;
+                back.connect(upstream)
+                    .map_err(|e| format!("connect {upstream}: {e}"))?;
+                for s in [&front, &back] {
+                    s.set_read_timeout(Some(Duration::from_millis(100)))
+                        .map_err(|e| format!("timeout: {e}"))?;
+                }
+                Ok((front, back))
+            };
+            let _ = tx.send(open());
+            Ok(())
+        });
+        let (front, back) = rx
+            .recv_timeout(Duration::from_secs(10))
+            .map_err(|_| "relay sockets not opened".to_owned())??;
+        let _ = opened.join();
+        let stop = Arc::new(AtomicBool::new(false));
+        let forwarded = Arc::new(AtomicU64::new(0));
+        let dropped = Arc::new(AtomicU64::new(0));
+        let client: Arc<Mutex<Option<SocketAddr>>> = Arc::new(Mutex::new(None));
+        let clone = |s: &UdpSocket| s.try_clone().map_err(|e| format!("clone socket: {e}"));
+        let mut threads = Vec::new();
+        // Direction 0: client → upstream; direction 1: upstream → client.
+        for dir in 0..2u64 {
+            let (rx_sock, tx_sock) = if dir == 0 {
+                (clone(&front)?, clone(&back)?)
+            } else {
+                (clone(&back)?, clone(&front)?)
+            };
+            let (qtx, qrx) = mpsc::channel::<(Instant, Vec<u8>)>();
+            let (stop1, dropped1, client1) = (stop.clone(), dropped.clone(), client.clone());
+            threads.push(std::thread::spawn(move || {
+                let mut rng = 0x2545_F491_4F6C_DD1Du64 ^ (dir + 1);
+                let mut buf = vec![0u8; 65536];
+                while !stop1.load(Ordering::Relaxed) {
+                    let (n, from) = match rx_sock.recv_from(&mut buf) {
+                        Ok(x) => x,
+                        Err(_) => continue,
+                    };
+                    if dir == 0 {
+                        if let Ok(mut c) = client1.lock() {
+                            *c = Some(from);
+                        }
+                    }
+                    rng ^= rng << 13;
+                    rng ^= rng >> 7;
+                    rng ^= rng << 17;
+                    if (rng % 1_000_000) as f64 / 1_000_000.0 < loss {
+                        dropped1.fetch_add(1, Ordering::Relaxed);
+                        continue;
+                    }
+                    if qtx
+                        .send((Instant::now() + delay, buf[..n].to_vec()))
+                        .is_err()
+                    {
+                        break;
+                    }
+                }
+                Ok(())
+            }));
+            let (stop2, forwarded2, client2) = (stop.clone(), forwarded.clone(), client.clone());
+            threads.push(std::thread::spawn(move || {
+                while !stop2.load(Ordering::Relaxed) {
+                    let Ok((due, pkt)) = qrx.recv_timeout(Duration::from_millis(100)) else {
+                        continue;
+                    };
+                    if let Some(wait) = due.checked_duration_since(Instant::now()) {
+                        std::thread::sleep(wait);
+                    }
+                    let sent = if dir == 0 {
+                        tx_sock.send(&pkt)
+                    } else {
+                        match client2.lock().ok().and_then(|c| *c) {
+                            Some(to) => tx_sock.send_to(&pkt, to),
+                            None => continue,
+                        }
+                    };
+                    if sent.is_ok() {
+                        forwarded2.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+                Ok(())
+            }));
+        }
+        Ok(ImpairedRelay {
+            stop,
+            threads,
+            forwarded,
+            dropped,
+        })
+    }
+}
+
+impl Drop for ImpairedRelay {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        for t in self.threads.drain(..) {
+            let _ = t.join();
+        }
+    }
 }
 
 /// Progress of a download: bytes of body received so far.
