@@ -397,9 +397,10 @@ impl XorShift {
 }
 
 /// The i-th hostile datagram: random bytes, truncated or garbage handshake messages, data
-/// messages with random receiver indexes, oversized data, and replays of valid-MAC1
-/// initiations from unknown keys.
-fn hostile(i: usize, rng: &mut XorShift, initiations: &[Vec<u8>]) -> Vec<u8> {
+/// messages with random receiver indexes, oversized data, replays of valid-MAC1 initiations
+/// from unknown keys, and replays of what the gateway really sent the client (its handshake
+/// response and data messages, whose counters the client has already seen).
+fn hostile(i: usize, rng: &mut XorShift, initiations: &[Vec<u8>], captured: &[Vec<u8>]) -> Vec<u8> {
     let with_type = |t: u8, len: usize, rng: &mut XorShift| {
         let mut p = vec![0u8; len];
         rng.fill(&mut p);
@@ -408,7 +409,8 @@ fn hostile(i: usize, rng: &mut XorShift, initiations: &[Vec<u8>]) -> Vec<u8> {
         }
         p
     };
-    match i % 8 {
+    match i % 9 {
+        8 if !captured.is_empty() => captured[rng.below(captured.len())].clone(),
         0 => with_type(rng.next() as u8, 1 + rng.below(1400), rng),
         1 => with_type(1, 4 + rng.below(144), rng), // truncated initiation
         2 => with_type(1, 148, rng),                // initiation with a bad MAC1
@@ -416,7 +418,8 @@ fn hostile(i: usize, rng: &mut XorShift, initiations: &[Vec<u8>]) -> Vec<u8> {
         4 => with_type(3, 64, rng),                 // cookie reply to nothing
         5 => with_type(4, 32 + rng.below(1400), rng), // data, random receiver index
         6 => initiations[rng.below(initiations.len())].clone(), // replayed initiation
-        _ => with_type(4, 1500 + rng.below(2500), rng), // oversized data (fragmented)
+        7 => with_type(4, 1500 + rng.below(2500), rng), // oversized data (fragmented)
+        _ => with_type(rng.next() as u8, rng.below(32), rng), // tiny
     }
 }
 
@@ -427,7 +430,30 @@ fn hostile_datagrams_do_not_disturb_a_download() {
     }
     const COUNT: usize = 100_000;
     let topo = Topology::new("ho").expect("topology");
+    // The client talks to the gateway through a relay (no loss, no delay) that records what the
+    // gateway sends, for replays.
+    let relay_addr = SocketAddr::new(IpAddr::V4(GATEWAY_OUTER_V4), GATEWAY_LISTEN_PORT + 1);
+    let relay = ImpairedRelay::start(
+        &topo.gateway_ns,
+        relay_addr,
+        SocketAddr::new(IpAddr::V4(GATEWAY_OUTER_V4), GATEWAY_LISTEN_PORT),
+        0.0,
+        Duration::ZERO,
+    )
+    .expect("start the relay");
+    topo.set_client_endpoint(relay_addr).expect("endpoint");
     let mut client = connect(&topo);
+    // Some data from the gateway to replay: pings and their replies.
+    topo.ping_from_client(V4, 5, 2).expect("ping");
+    let captured = relay.captured.lock().map(|c| c.clone()).unwrap_or_default();
+    assert!(
+        captured.iter().any(|p| p.first() == Some(&2)),
+        "the relay did not see the gateway's handshake response"
+    );
+    assert!(
+        captured.iter().any(|p| p.first() == Some(&4)),
+        "the relay did not see data from the gateway"
+    );
     let before = status_json(&topo, &client);
     let udp_before = Topology::udp_counters(&topo.client_ns).expect("udp counters");
     let initiations = unknown_key_initiations(&topo.client_public, 16);
@@ -446,7 +472,7 @@ fn hostile_datagrams_do_not_disturb_a_download() {
         let mut rng = XorShift(0xdead_beef_cafe_f00d);
         let mut sent = 0usize;
         for i in 0..COUNT {
-            let p = hostile(i, &mut rng, &initiations);
+            let p = hostile(i, &mut rng, &initiations, &captured);
             if sock.send_to(&p, target).is_ok() {
                 sent += 1;
             }

@@ -999,9 +999,15 @@ pub struct ImpairedRelay {
     pub forwarded: Arc<AtomicU64>,
     /// Datagrams dropped on purpose (both directions).
     pub dropped: Arc<AtomicU64>,
+    /// The first [`ImpairedRelay::CAPTURE`] datagrams forwarded from upstream to the client, as
+    /// sent: material for replay attacks.
+    pub captured: Arc<std::sync::Mutex<Vec<Vec<u8>>>>,
 }
 
 impl ImpairedRelay {
+    /// How many upstream → client datagrams are kept in `captured`.
+    pub const CAPTURE: usize = 256;
+
     /// Starts the relay in `ns`. `loss` is a fraction (0.03 for 3 %), `delay` one-way.
     pub fn start(
         ns: &str,
@@ -1038,6 +1044,7 @@ impl ImpairedRelay {
         let forwarded = Arc::new(AtomicU64::new(0));
         let dropped = Arc::new(AtomicU64::new(0));
         let client: Arc<Mutex<Option<SocketAddr>>> = Arc::new(Mutex::new(None));
+        let captured: Arc<Mutex<Vec<Vec<u8>>>> = Arc::new(Mutex::new(Vec::new()));
         let clone = |s: &UdpSocket| s.try_clone().map_err(|e| format!("clone socket: {e}"));
         let mut threads = Vec::new();
         // Direction 0: client → upstream; direction 1: upstream → client.
@@ -1078,7 +1085,12 @@ impl ImpairedRelay {
                 }
                 Ok(())
             }));
-            let (stop2, forwarded2, client2) = (stop.clone(), forwarded.clone(), client.clone());
+            let (stop2, forwarded2, client2, captured2) = (
+                stop.clone(),
+                forwarded.clone(),
+                client.clone(),
+                captured.clone(),
+            );
             threads.push(std::thread::spawn(move || {
                 while !stop2.load(Ordering::Relaxed) {
                     let Ok((due, pkt)) = qrx.recv_timeout(Duration::from_millis(100)) else {
@@ -1090,6 +1102,11 @@ impl ImpairedRelay {
                     let sent = if dir == 0 {
                         tx_sock.send(&pkt)
                     } else {
+                        if let Ok(mut cap) = captured2.lock() {
+                            if cap.len() < Self::CAPTURE {
+                                cap.push(pkt.clone());
+                            }
+                        }
                         match client2.lock().ok().and_then(|c| *c) {
                             Some(to) => tx_sock.send_to(&pkt, to),
                             None => continue,
@@ -1107,6 +1124,7 @@ impl ImpairedRelay {
             threads,
             forwarded,
             dropped,
+            captured,
         })
     }
 }
