@@ -171,28 +171,51 @@ fn status_json(topo: &Topology, client: &Client) -> serde_json::Value {
         .unwrap_or_else(|e| panic!("status --json is not JSON ({e}): {text}"))
 }
 
-/// Sum of the numeric fields whose name mentions "drop" anywhere in a status document, and
-/// whether any exists.
+/// The drop count of a status document: the sum over every field whose name mentions "drop"
+/// (a number, or an object of per-reason numbers, whose `total` is used when it has one).
+/// `None` when there is no such field.
 fn drop_counters(v: &serde_json::Value) -> Option<u64> {
-    fn walk(v: &serde_json::Value, sum: &mut Option<u64>) {
+    use serde_json::Value;
+    fn object_sum(m: &serde_json::Map<String, Value>) -> u64 {
+        match m.get("total").and_then(Value::as_u64) {
+            Some(t) => t,
+            None => m.values().filter_map(Value::as_u64).sum(),
+        }
+    }
+    fn walk(v: &Value, sum: &mut Option<u64>) {
         match v {
-            serde_json::Value::Object(m) => {
+            Value::Object(m) => {
                 for (k, x) in m {
-                    match x.as_u64() {
-                        Some(n) if k.to_lowercase().contains("drop") => {
-                            *sum = Some(sum.unwrap_or(0) + n)
+                    let named = k.to_lowercase().contains("drop");
+                    match x {
+                        Value::Number(n) if named => {
+                            *sum = Some(sum.unwrap_or(0) + n.as_u64().unwrap_or(0));
                         }
+                        Value::Object(o) if named => *sum = Some(sum.unwrap_or(0) + object_sum(o)),
                         _ => walk(x, sum),
                     }
                 }
             }
-            serde_json::Value::Array(a) => a.iter().for_each(|x| walk(x, sum)),
+            Value::Array(a) => a.iter().for_each(|x| walk(x, sum)),
             _ => {}
         }
     }
     let mut sum = None;
     walk(v, &mut sum);
     sum
+}
+
+#[test]
+fn drop_counters_reads_numbers_and_per_reason_objects() {
+    let v: serde_json::Value = serde_json::from_str(
+        r#"{"tunnels":[{"drops":{"malformed":3,"replay":4},"peers":[{"rx_dropped":5}]}]}"#,
+    )
+    .expect("json");
+    assert_eq!(drop_counters(&v), Some(12));
+    let v: serde_json::Value =
+        serde_json::from_str(r#"{"drops":{"total":7,"replay":7}}"#).expect("json");
+    assert_eq!(drop_counters(&v), Some(7));
+    assert_eq!(drop_counters(&serde_json::json!({"peers": []})), None);
 }
 
 #[test]
