@@ -185,9 +185,20 @@ fn drop_counters(v: &serde_json::Value) -> Option<u64> {
     fn walk(v: &Value, sum: &mut Option<u64>) {
         match v {
             Value::Object(m) => {
+                // A `drops_total`-like number beside a per-reason `drops` object: use the total.
+                let total = m.iter().find_map(|(k, x)| {
+                    let k = k.to_lowercase();
+                    (k.contains("drop") && k.contains("total"))
+                        .then(|| x.as_u64())
+                        .flatten()
+                });
+                if let Some(t) = total {
+                    *sum = Some(sum.unwrap_or(0) + t);
+                }
                 for (k, x) in m {
                     let named = k.to_lowercase().contains("drop");
                     match x {
+                        _ if named && total.is_some() => {}
                         Value::Number(n) if named => {
                             *sum = Some(sum.unwrap_or(0) + n.as_u64().unwrap_or(0));
                         }
@@ -215,6 +226,8 @@ fn drop_counters_reads_numbers_and_per_reason_objects() {
     let v: serde_json::Value =
         serde_json::from_str(r#"{"drops":{"total":7,"replay":7}}"#).expect("json");
     assert_eq!(drop_counters(&v), Some(7));
+    let v = serde_json::json!({"tunnels": [{"drops_total": 9, "drops": {"replay": 9}}]});
+    assert_eq!(drop_counters(&v), Some(9));
     assert_eq!(drop_counters(&serde_json::json!({"peers": []})), None);
 }
 
