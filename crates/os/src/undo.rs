@@ -176,3 +176,63 @@ pub(crate) async fn apply(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dns::ResolvConfOriginal;
+    use crate::{Family, RuleKind, RuleSpec};
+
+    #[test]
+    fn every_undo_action_round_trips_through_json() {
+        let actions = vec![
+            UndoAction::Net(NetUndo::DeleteAddress {
+                interface: "gh0".into(),
+                address: "10.0.0.1/24".parse().expect("net"),
+            }),
+            UndoAction::Net(NetUndo::RestoreLink {
+                interface: "gh0".into(),
+                mtu: 1500,
+                up: false,
+            }),
+            UndoAction::Net(NetUndo::DeleteRoute {
+                table: 254,
+                destination: "203.0.113.5/32".parse().expect("net"),
+                interface: Some("eth0".into()),
+                gateway: Some("198.51.100.1".parse().expect("ip")),
+            }),
+            UndoAction::Net(NetUndo::DeleteRule(RuleSpec {
+                family: Family::V6,
+                kind: RuleKind::NotFwmark {
+                    fwmark: 51820,
+                    table: 51820,
+                },
+            })),
+            UndoAction::Net(NetUndo::DeleteRule(RuleSpec {
+                family: Family::V4,
+                kind: RuleKind::SuppressMainDefault,
+            })),
+            UndoAction::Net(NetUndo::RestoreSysctl {
+                key: "net/ipv4/conf/all/src_valid_mark".into(),
+                value: "0".into(),
+            }),
+            UndoAction::Dns(DnsUndo::ResolvedRevert {
+                interface: "gh0".into(),
+            }),
+            UndoAction::Dns(DnsUndo::ResolvconfDelete {
+                name: "tun.gh0".into(),
+            }),
+            UndoAction::Dns(DnsUndo::RestoreResolvConf {
+                path: "/etc/resolv.conf".into(),
+                backup: "/var/lib/gatehouse/resolv.conf.gh0.backup".into(),
+                original: ResolvConfOriginal::Symlink {
+                    target: "../run/systemd/resolve/stub-resolv.conf".into(),
+                },
+                written: "nameserver 10.0.0.53\n".into(),
+            }),
+        ];
+        let json = serde_json::to_string(&actions).expect("serialize");
+        let back: Vec<UndoAction> = serde_json::from_str(&json).expect("deserialize");
+        assert_eq!(back, actions);
+    }
+}

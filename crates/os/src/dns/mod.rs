@@ -58,7 +58,7 @@ pub enum ResolvConfOriginal {
 
 /// One change to the resolver configuration, recorded so it can be undone.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
+#[serde(tag = "op", rename_all = "snake_case")]
 pub enum DnsUndo {
     /// `resolvectl revert IFACE`.
     ResolvedRevert {

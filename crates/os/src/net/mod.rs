@@ -31,7 +31,7 @@ pub const FALLBACK_MTU: u32 = 1420;
 
 /// One change to the network configuration, recorded so it can be undone.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
+#[serde(tag = "op", rename_all = "snake_case")]
 pub enum NetUndo {
     /// An address was added to `interface`: delete it.
     DeleteAddress {
