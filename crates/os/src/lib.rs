@@ -2,7 +2,7 @@
 //!
 //! The caller (`gatehouse up`, later the daemon) creates the TUN device, then hands a [`HostConfig`]
 //! to [`apply`]: addresses, MTU and link state, routes for the peers' AllowedIPs (the wg-quick way,
-//! see [`net::Plan`]), policy rules and the `src_valid_mark` sysctl for a default route, and DNS.
+//! see [`net::Plan`]), policy rules, the `src_valid_mark` sysctl and nftables rules for a default route, and DNS.
 //! Every change is recorded as an [`UndoAction`] in the returned [`Applied`], which is serde
 //! serializable so a journal can undo it after a crash; [`Applied::revert`] undoes everything,
 //! is idempotent and continues past individual failures. [`snapshot`] captures the host state
@@ -18,17 +18,20 @@
 //!
 //! # Layout
 //!
-//! One folder per concern ([`net`], [`dns`]), each with the OS implementation chosen once behind
-//! one public type (`net::Network`, `dns::Dns`).
+//! One folder per concern ([`net`], [`firewall`], [`dns`]), each with the OS implementation chosen
+//! once behind one type (`Network`, `Firewall`, `Dns`).
 
 pub mod dns;
 mod error;
+pub mod firewall;
 pub mod net;
 mod snapshot;
 mod undo;
+mod util;
 
 pub use dns::{DnsConfig, DnsMethod};
 pub use error::{ApplyError, OsError, RevertError, UndoFailure};
+pub use firewall::FirewallSpec;
 pub use net::{Family, Plan, RouteSpec, RuleKind, RuleSpec, Table};
 pub use snapshot::{snapshot, AddressEntry, RouteEntry, RuleEntry, Snapshot};
 pub use undo::{Applied, UndoAction};

@@ -1,6 +1,7 @@
 //! A comparable picture of what this crate touches on the host.
 
 use crate::dns::Dns;
+use crate::firewall::Firewall;
 use crate::net::{Family, Network};
 use crate::OsError;
 use ipnet::IpNet;
@@ -60,7 +61,8 @@ pub struct RuleEntry {
     pub other: String,
 }
 
-/// Addresses, routes of all tables, rules (v4 and v6) and resolver configuration, sorted, so two
+/// Addresses, routes of all tables, rules (v4 and v6), nftables tables and resolver configuration,
+/// sorted, so two
 /// snapshots compare equal when the host is in the same state.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Snapshot {
@@ -70,6 +72,8 @@ pub struct Snapshot {
     pub routes: Vec<RouteEntry>,
     /// All policy rules, v4 and v6.
     pub rules: Vec<RuleEntry>,
+    /// `nft list tables`, sorted (`None` without nft).
+    pub nft_tables: Option<Vec<String>>,
     /// The content of `/etc/resolv.conf` (`None` when absent).
     pub resolv_conf: Option<String>,
     /// systemd-resolved's per-link servers and domains, when it runs.
@@ -92,6 +96,12 @@ impl Snapshot {
         side(&mut out, &self.addresses, &other.addresses);
         side(&mut out, &self.routes, &other.routes);
         side(&mut out, &self.rules, &other.rules);
+        if self.nft_tables != other.nft_tables {
+            out.push(format!(
+                "nft tables: {:?} -> {:?}",
+                self.nft_tables, other.nft_tables
+            ));
+        }
         if self.resolv_conf != other.resolv_conf {
             out.push(format!(
                 "resolv.conf: {:?} -> {:?}",
@@ -115,6 +125,7 @@ pub async fn snapshot() -> Result<Snapshot, OsError> {
         addresses: net.addresses().await?,
         routes: net.route_entries().await?,
         rules: net.rule_entries().await?,
+        nft_tables: Firewall::tables().await,
         resolv_conf: Dns::resolv_conf_content()?,
         resolved: Dns::resolved_state().await,
     };

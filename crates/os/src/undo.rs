@@ -1,6 +1,7 @@
 //! Applying a [`HostConfig`] as a list of undo actions, and reverting it.
 
 use crate::dns::{Dns, DnsUndo};
+use crate::firewall::{Firewall, FirewallUndo};
 use crate::net::{NetUndo, Network, Plan};
 use crate::{ApplyError, ApplyOptions, HostConfig, OsError, RevertError, UndoFailure};
 use serde::{Deserialize, Serialize};
@@ -12,6 +13,8 @@ use serde::{Deserialize, Serialize};
 pub enum UndoAction {
     /// Addresses, link, routes, rules, sysctls.
     Net(NetUndo),
+    /// Packet filter.
+    Firewall(FirewallUndo),
     /// Resolver configuration.
     Dns(DnsUndo),
 }
@@ -20,6 +23,7 @@ impl std::fmt::Display for UndoAction {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             UndoAction::Net(a) => a.fmt(f),
+            UndoAction::Firewall(a) => a.fmt(f),
             UndoAction::Dns(a) => a.fmt(f),
         }
     }
@@ -117,6 +121,7 @@ pub(crate) async fn revert_actions(actions: &[UndoAction]) -> Result<(), RevertE
                 Some(net) => net.undo(a).await,
                 None => continue,
             },
+            UndoAction::Firewall(a) => Firewall::undo(a).await,
             UndoAction::Dns(a) => Dns::undo(a).await,
         };
         if let Err(e) = result {
@@ -147,6 +152,11 @@ pub(crate) async fn apply(
     let mut actions = Vec::new();
     let result = async {
         let mtu = net.apply(config, &plan, &mut actions).await?;
+        for spec in &plan.firewall {
+            if let Some(undo) = Firewall::apply(&config.interface, spec).await? {
+                actions.push(UndoAction::Firewall(undo));
+            }
+        }
         if !config.dns.servers.is_empty() {
             let dns = Dns::choose(options.dns_method).await;
             if let Some(undo) = dns.apply(&config.interface, &config.dns, options).await? {
@@ -215,6 +225,10 @@ mod tests {
             UndoAction::Net(NetUndo::RestoreSysctl {
                 key: "net/ipv4/conf/all/src_valid_mark".into(),
                 value: "0".into(),
+            }),
+            UndoAction::Firewall(FirewallUndo::DeleteNftTable {
+                family: "ip6".into(),
+                name: "gatehouse-gh0".into(),
             }),
             UndoAction::Dns(DnsUndo::ResolvedRevert {
                 interface: "gh0".into(),

@@ -442,6 +442,13 @@ async fn full_tunnel_inner() {
             .any(|r| !r.invert && r.suppress_prefixlen == Some(0) && r.table == 254));
     }
     assert_eq!(src_valid_mark(), "1");
+    let tables = during.nft_tables.clone().unwrap_or_default();
+    for t in ["table ip gatehouse-gh0", "table ip6 gatehouse-gh0"] {
+        assert!(tables.iter().any(|x| x == t), "{t} missing from {tables:?}");
+    }
+    let v4 = sh(&["nft", "list", "table", "ip", "gatehouse-gh0"]);
+    assert!(v4.contains("meta mark set ct mark"), "{v4}");
+    assert!(v4.contains("iifname != \"gh0\" ip daddr 10.100.0.1"), "{v4}");
 
     // Everything goes into the tunnel, but not the tunnel's own (marked) packets.
     assert_eq!(route_get_dev("192.0.2.99", None), "gh0");

@@ -1,10 +1,10 @@
 //! Linux: systemd-resolved through `resolvectl`, else `resolvconf`, else `/etc/resolv.conf`.
 
 use super::{resolv_conf_text, DnsConfig, DnsMethod, DnsUndo, ResolvConfOriginal};
+use crate::util::{on_path, run};
 use crate::{ApplyOptions, OsError};
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 
 const RESOLV_CONF: &str = "/etc/resolv.conf";
 const RESOLVED_SOCKET: &str = "/run/systemd/resolve/io.systemd.Resolve";
@@ -22,59 +22,6 @@ fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> OsError + '_ {
         path: path.to_path_buf(),
         source,
     }
-}
-
-/// Runs `program args…` (feeding `stdin`), failing on a non-zero exit.
-async fn run(program: &str, args: &[String], stdin: Option<&str>) -> Result<String, OsError> {
-    let command = format!("{program} {}", args.join(" "));
-    let mut child = tokio::process::Command::new(program)
-        .args(args)
-        .stdin(if stdin.is_some() {
-            Stdio::piped()
-        } else {
-            Stdio::null()
-        })
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|e| OsError::Command {
-            command: command.clone(),
-            detail: e.to_string(),
-        })?;
-    if let (Some(text), Some(mut pipe)) = (stdin, child.stdin.take()) {
-        use tokio::io::AsyncWriteExt;
-        pipe.write_all(text.as_bytes())
-            .await
-            .map_err(|e| OsError::Command {
-                command: command.clone(),
-                detail: format!("writing stdin: {e}"),
-            })?;
-    }
-    let out = child
-        .wait_with_output()
-        .await
-        .map_err(|e| OsError::Command {
-            command: command.clone(),
-            detail: e.to_string(),
-        })?;
-    if out.status.success() {
-        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
-    } else {
-        Err(OsError::Command {
-            command,
-            detail: format!(
-                "{}: {}",
-                out.status,
-                String::from_utf8_lossy(&out.stderr).trim()
-            ),
-        })
-    }
-}
-
-fn on_path(program: &str) -> bool {
-    std::env::var_os("PATH")
-        .map(|p| std::env::split_paths(&p).any(|d| d.join(program).is_file()))
-        .unwrap_or(false)
 }
 
 /// systemd-resolved runs when its varlink socket accepts a connection.

@@ -1,6 +1,7 @@
 //! Which routes and rules a configuration needs: pure, no I/O, the way wg-quick(8) decides.
 
 use super::{DEFAULT_FWMARK_TABLE, FALLBACK_MTU, MAIN_TABLE, WIREGUARD_OVERHEAD};
+use crate::firewall::FirewallSpec;
 use crate::HostConfig;
 use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
@@ -114,6 +115,8 @@ pub struct Plan {
     /// Endpoints that fall inside a route added to the main table: they get a host route via
     /// their current path so the tunnel's own packets never enter the tunnel.
     pub endpoint_bypass: Vec<IpAddr>,
+    /// Packet filter tables, one per family with a default route via fwmark.
+    pub firewall: Vec<FirewallSpec>,
 }
 
 impl Plan {
@@ -145,6 +148,7 @@ impl Plan {
             fwmark: config.fwmark,
             src_valid_mark: false,
             endpoint_bypass: Vec::new(),
+            firewall: Vec::new(),
         };
 
         match config.table {
@@ -191,6 +195,16 @@ impl Plan {
                         if family == Family::V4 {
                             plan.src_valid_mark = true;
                         }
+                        plan.firewall.push(FirewallSpec {
+                            family,
+                            fwmark: fwtable,
+                            addresses: plan
+                                .addresses
+                                .iter()
+                                .filter(|a| Family::of(a) == family)
+                                .map(IpNet::addr)
+                                .collect(),
+                        });
                     } else {
                         plan.routes.push(RouteSpec {
                             destination,
@@ -299,6 +313,14 @@ mod tests {
         );
         assert_eq!(p.fwmark, Some(51820));
         assert!(p.src_valid_mark);
+        assert_eq!(
+            p.firewall,
+            vec![FirewallSpec {
+                family: Family::V4,
+                fwmark: 51820,
+                addresses: vec!["10.100.0.1".parse::<IpAddr>().expect("ip")],
+            }]
+        );
     }
 
     #[test]
@@ -326,6 +348,12 @@ mod tests {
     fn full_tunnel_both_families_share_one_table_and_mark() {
         let p = Plan::compute(&config(&["0.0.0.0/0", "::/0"], Table::Auto), never);
         assert_eq!(p.rules.len(), 4);
+        assert_eq!(p.firewall.len(), 2);
+        assert_eq!(p.firewall[1].family, Family::V6);
+        assert_eq!(
+            p.firewall[1].addresses,
+            vec!["fd00:100::1".parse::<IpAddr>().expect("ip")]
+        );
         assert!(p.routes.iter().all(|r| r.table == 51820));
         assert_eq!(p.fwmark, Some(51820));
     }
@@ -353,6 +381,7 @@ mod tests {
         let p = Plan::compute(&config(&["0.0.0.0/0", "10.0.0.0/8"], Table::Off), never);
         assert!(p.routes.is_empty());
         assert!(p.rules.is_empty());
+        assert!(p.firewall.is_empty());
         assert!(!p.src_valid_mark);
         assert_eq!(p.fwmark, None);
         assert_eq!(p.addresses.len(), 2, "addresses are still set");
