@@ -673,11 +673,18 @@ impl Tunnel {
                         peer.drain_tunn = true;
                     }
                 }
-                TunnResult::Err(WireGuardError::ConnectionExpired) => expired = !peer.stale,
+                // Only a peer we tried to reach can go stale; an idle, never-used peer's
+                // `Tunn` also "expires" (no keys for 3 × REJECT_AFTER_TIME) and says nothing.
+                TunnResult::Err(WireGuardError::ConnectionExpired) => {
+                    expired = !peer.stale
+                        && (peer.attempts_total > 0
+                            || peer.last_handshake.is_some()
+                            || peer.confirm_pending);
+                    peer.stale |= expired;
+                }
                 _ => {}
             }
             if expired {
-                peer.stale = true;
                 peer.wanted_since = None;
                 let dropped = peer.queue.len();
                 while let Some(buf) = peer.queue.pop_front() {

@@ -378,3 +378,42 @@ fn under_load_the_responder_answers_with_cookies_and_the_initiator_gets_through(
     assert_eq!(net.handshakes(A), 1);
     assert_eq!(net.nodes[B].tun, vec![p]);
 }
+
+#[test]
+fn idle_never_used_peer_does_not_go_stale() {
+    let (mut net, _, _) = pair(29);
+    net.advance(secs(600)); // beyond 3 × REJECT_AFTER_TIME
+    assert!(net.sent.is_empty());
+    assert_eq!(
+        net.count_events(A, |e| matches!(e, Event::PeerStale { .. })),
+        0
+    );
+    // And it still connects on demand.
+    handshake(&mut net);
+}
+
+#[test]
+fn peer_without_endpoint_reports_once_per_attempt_that_it_cannot_send() {
+    let a = keys(1);
+    let b = keys(2);
+    let mut net = Net::new(30);
+    let mut pb = peer(&b, &["10.0.0.2/32"], None);
+    pb.persistent_keepalive = Some(5);
+    net.add("a", &a, "192.0.2.1:51820", vec![pb]);
+    net.advance(secs(12));
+    assert!(net.sent.is_empty());
+    let errors = net.count_events(A, |e| {
+        *e == Event::Error {
+            peer: b.public,
+            error: gatehouse_tunnel::PeerError::NoEndpoint,
+        }
+    });
+    assert_eq!(errors, 2, "one per initiation that had nowhere to go");
+    assert_eq!(
+        net.nodes[A]
+            .tunnel
+            .drop_counters()
+            .get(DropReason::NoEndpoint),
+        2
+    );
+}
