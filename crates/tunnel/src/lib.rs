@@ -45,6 +45,23 @@
 //! `mock_instant::MockClock::advance`; the clock is thread-local, so tests can run in parallel).
 //! boringtun reads its clock itself; the `now` arguments drive this crate's own bookkeeping
 //! (handshake age, re-resolution, [`Tunnel::poll_timeout`]) and must come from the same clock.
+//!
+//! # Rules worth knowing
+//!
+//! * Duplicate AllowedIPs (the same prefix on two peers) are a [`ConfigError`], not a silent move.
+//! * Re-resolution: a [`Endpoint::Name`] peer gets [`Event::ResolveEndpoint`] at start, and again
+//!   whenever a handshake has been wanted for [`RERESOLVE_AFTER`] (15 s, three REKEY_TIMEOUT
+//!   retries) without completing; the period restarts at each request.
+//! * [`Event::PeerStale`] comes once when boringtun gives up (90 s of unanswered handshakes, or
+//!   no new keys for 540 s) on a peer that was used; its waiting packets are dropped
+//!   ([`DropReason::HandshakeTimeout`]). Persistent keepalive stops until a packet restarts it.
+//! * The shared rate limiter allows 100 handshake messages per second before answering with
+//!   cookies; initiations count twice (once to find the peer, once in its `Tunn`).
+//!
+//! # Tests
+//!
+//! `cargo test -p gatehouse-tunnel` (real clock: everything that needs no time) and
+//! `cargo test -p gatehouse-tunnel --features mock-clock` (adds the timer tests).
 
 mod config;
 mod event;

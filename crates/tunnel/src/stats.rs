@@ -156,3 +156,28 @@ pub struct PeerStats {
     /// Packets waiting for a handshake.
     pub queued: usize,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reasons_index_their_own_counter_and_have_unique_names() {
+        let mut c = DropCounters::default();
+        for (i, r) in DropReason::ALL.iter().enumerate() {
+            assert_eq!(r.index(), i, "{r:?}");
+            for _ in 0..=i {
+                c.add(*r);
+            }
+        }
+        for (i, (r, n)) in c.iter().enumerate() {
+            assert_eq!(n, i as u64 + 1, "{r:?}");
+        }
+        let mut names: Vec<_> = DropReason::ALL.iter().map(|r| r.name()).collect();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), DropReason::ALL.len());
+        let n = DropReason::ALL.len() as u64;
+        assert_eq!(c.total(), n * (n + 1) / 2);
+    }
+}

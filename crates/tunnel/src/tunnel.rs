@@ -721,7 +721,8 @@ impl Tunnel {
         for i in 0..n {
             let slot = (self.cursor + i) % n;
             if let Some(found) = self.transmit_one(slot, out) {
-                self.cursor = slot;
+                // Next call starts with the next peer: a long queue cannot starve the others.
+                self.cursor = (slot + 1) % n;
                 return Some(found);
             }
         }
@@ -867,5 +868,44 @@ impl Tunnel {
     /// Drops so far, by reason.
     pub fn drop_counters(&self) -> &DropCounters {
         &self.drops
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tunnel_can_move_between_threads() {
+        fn assert_send<T: Send>() {}
+        assert_send::<Tunnel>();
+    }
+
+    #[test]
+    fn every_wireguard_error_maps_to_a_reason() {
+        use WireGuardError as E;
+        let cases = [
+            (
+                E::DestinationBufferTooSmall,
+                false,
+                DropReason::BufferTooSmall,
+            ),
+            (E::IncorrectPacketLength, false, DropReason::Malformed),
+            (E::InvalidPacket, true, DropReason::InvalidInnerPacket),
+            (E::InvalidPacket, false, DropReason::Malformed),
+            (E::InvalidMac, false, DropReason::InvalidMac),
+            (E::NoCurrentSession, true, DropReason::NoSession),
+            (E::WrongIndex, false, DropReason::HandshakeFailed),
+            (E::InvalidAeadTag, true, DropReason::DecryptFailed),
+            (E::InvalidAeadTag, false, DropReason::HandshakeFailed),
+            (E::DuplicateCounter, true, DropReason::Replay),
+            (E::InvalidCounter, true, DropReason::Replay),
+            (E::WrongTai64nTimestamp, false, DropReason::HandshakeReplay),
+            (E::UnderLoad, false, DropReason::UnderLoad),
+            (E::WrongKey, false, DropReason::HandshakeFailed),
+        ];
+        for (err, is_data, want) in cases {
+            assert_eq!(drop_reason(&err, is_data), want, "{err:?} data={is_data}");
+        }
     }
 }

@@ -434,3 +434,84 @@ fn small_udp_output_buffer_is_refused_without_panic() {
     // The same datagram still decrypts with a big enough buffer (nothing was consumed).
     assert_eq!(net.deliver(A, &d), "tun");
 }
+
+#[test]
+fn poll_timeout_follows_handle_timeout() {
+    let (mut net, _, _) = pair(12);
+    let t = now();
+    net.nodes[A].tunnel.handle_timeout(t);
+    assert_eq!(
+        net.nodes[A].tunnel.poll_timeout(),
+        Some(t + gatehouse_tunnel::TICK)
+    );
+}
+
+#[test]
+fn queued_packets_of_several_peers_are_interleaved_by_poll_transmit() {
+    // Hub with two peers, both with 5 packets waiting: poll_transmit alternates between them.
+    let h = keys(10);
+    let (b, c) = (keys(11), keys(12));
+    let mut net = Net::new(13);
+    net.add(
+        "h",
+        &h,
+        "192.0.2.10:51820",
+        vec![
+            peer(&b, &["10.0.0.11/32"], Some("192.0.2.11:51820")),
+            peer(&c, &["10.0.0.12/32"], Some("192.0.2.12:51820")),
+        ],
+    );
+    net.add(
+        "b",
+        &b,
+        "192.0.2.11:51820",
+        vec![peer(&h, &["0.0.0.0/0"], None)],
+    );
+    net.add(
+        "c",
+        &c,
+        "192.0.2.12:51820",
+        vec![peer(&h, &["0.0.0.0/0"], None)],
+    );
+    net.drop_next = 2; // hold both initiations
+    for i in 0..5u8 {
+        net.send_ip(0, &ipv4("10.0.0.10", "10.0.0.11", &[i]));
+        net.send_ip(0, &ipv4("10.0.0.10", "10.0.0.12", &[i]));
+    }
+    let inits: Vec<_> = net.lost.drain(..).collect();
+    assert_eq!(inits.len(), 2);
+    // Let both handshakes complete without draining the hub in between.
+    for d in inits {
+        let to = if d.to == addr("192.0.2.11:51820") {
+            1
+        } else {
+            2
+        };
+        let mut out = [0u8; BUF];
+        let UdpOutcome::Reply { datagram, .. } =
+            net.nodes[to]
+                .tunnel
+                .handle_udp_datagram(d.from, &d.bytes, &mut out, now())
+        else {
+            panic!("handshake response expected");
+        };
+        let resp = datagram.to_vec();
+        let mut out = [0u8; BUF];
+        let outcome = net.nodes[0]
+            .tunnel
+            .handle_udp_datagram(d.to, &resp, &mut out, now());
+        assert!(
+            matches!(outcome, UdpOutcome::Reply { .. }),
+            "keepalive back"
+        );
+    }
+    let mut out = [0u8; BUF];
+    let mut order = Vec::new();
+    while let Some((dst, _)) = net.nodes[0].tunnel.poll_transmit(&mut out) {
+        order.push(dst.ip().to_string());
+    }
+    assert_eq!(order.len(), 10);
+    for pair in order.chunks(2) {
+        assert_ne!(pair[0], pair[1], "alternating: {order:?}");
+    }
+}
