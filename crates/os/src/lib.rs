@@ -16,6 +16,16 @@
 //! ambient runtime). For a synchronous context, [`Applied::revert_blocking`] runs the revert on
 //! a private current-thread runtime in a helper thread.
 //!
+//! [`apply`] is not cancel-safe: dropping its future midway loses the record of what was already
+//! changed. Let it finish (it rolls back by itself on failure), then revert.
+//!
+//! # Tests
+//!
+//! Unit tests (plan computation, scripts, serialization) run anywhere. The root tests in
+//! `tests/netns.rs` apply and revert inside network namespaces they create:
+//! `cargo test -p gatehouse-os --test netns` as root (skipped with a notice otherwise, failed
+//! when `GATEHOUSE_E2E_REQUIRE=1`).
+//!
 //! # Layout
 //!
 //! One folder per concern ([`net`], [`firewall`], [`dns`]), each with the OS implementation chosen

@@ -448,7 +448,10 @@ async fn full_tunnel_inner() {
     }
     let v4 = sh(&["nft", "list", "table", "ip", "gatehouse-gh0"]);
     assert!(v4.contains("meta mark set ct mark"), "{v4}");
-    assert!(v4.contains("iifname != \"gh0\" ip daddr 10.100.0.1"), "{v4}");
+    assert!(
+        v4.contains("iifname != \"gh0\" ip daddr 10.100.0.1"),
+        "{v4}"
+    );
 
     // Everything goes into the tunnel, but not the tunnel's own (marked) packets.
     assert_eq!(route_get_dev("192.0.2.99", None), "gh0");

@@ -1,6 +1,6 @@
 //! Resolver configuration: systemd-resolved, resolvconf, or a rewritten `/etc/resolv.conf`.
 //!
-//! [`Dns`] (the OS implementation, chosen once) sets the tunnel's servers and search domains and
+//! `Dns` (the OS implementation, chosen once) sets the tunnel's servers and search domains and
 //! records how to undo it as a [`DnsUndo`].
 
 #[cfg(target_os = "linux")]

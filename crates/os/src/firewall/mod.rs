@@ -7,7 +7,7 @@
 //! - `postmangle` / `premangle`: copy the fwmark of the tunnel's UDP packets into conntrack and
 //!   back onto the replies, so reverse-path filtering (with `src_valid_mark`) accepts them.
 //!
-//! [`Firewall`] (the OS implementation, chosen once) installs and removes the tables.
+//! `Firewall` (the OS implementation, chosen once) installs and removes the tables.
 
 #[cfg(target_os = "linux")]
 #[path = "linux.rs"]

@@ -1,7 +1,7 @@
 //! Addresses, MTU, link state, routes, policy rules and the routing sysctls.
 //!
 //! [`Plan::compute`] decides, without touching anything, which routes and rules a configuration
-//! needs; [`Network`] (the OS implementation, chosen once) carries it out and records undo
+//! needs; `Network` (the OS implementation, chosen once) carries it out and records undo
 //! actions.
 
 mod plan;
@@ -14,7 +14,7 @@ mod imp;
 mod imp;
 
 pub(crate) use imp::Network;
-pub use plan::{auto_mtu, Family, Plan, RouteSpec, RuleKind, RuleSpec, Table};
+pub use plan::{auto_mtu, table_id_by_name, Family, Plan, RouteSpec, RuleKind, RuleSpec, Table};
 
 use ipnet::IpNet;
 use serde::{Deserialize, Serialize};

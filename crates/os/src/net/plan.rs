@@ -22,6 +22,60 @@ pub enum Table {
     Id(u32),
 }
 
+impl Table {
+    /// A `Table = NAME` from a profile: `main`, `local`, `default`, or a name from iproute2's
+    /// `rt_tables` files (`/etc/iproute2/rt_tables`, `/etc/iproute2/rt_tables.d/*.conf`,
+    /// `/usr/share/iproute2/rt_tables`); `None` when unknown.
+    pub fn named(name: &str) -> Option<Table> {
+        let mut files = vec![
+            std::path::PathBuf::from("/etc/iproute2/rt_tables"),
+            std::path::PathBuf::from("/usr/share/iproute2/rt_tables"),
+        ];
+        if let Ok(dir) = std::fs::read_dir("/etc/iproute2/rt_tables.d") {
+            let mut extra: Vec<_> = dir
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.extension().is_some_and(|x| x == "conf"))
+                .collect();
+            extra.sort();
+            files.extend(extra);
+        }
+        let texts: Vec<String> = files
+            .iter()
+            .filter_map(|p| std::fs::read_to_string(p).ok())
+            .collect();
+        table_id_by_name(name, texts.iter().map(String::as_str)).map(Table::Id)
+    }
+}
+
+/// Looks `name` up among the built-in table names and `rt_tables` texts (`ID NAME` lines, `#`
+/// comments). A number is accepted as is.
+pub fn table_id_by_name<'a>(
+    name: &str,
+    rt_tables: impl IntoIterator<Item = &'a str>,
+) -> Option<u32> {
+    if let Ok(n) = name.parse::<u32>() {
+        return Some(n);
+    }
+    match name {
+        "main" => return Some(MAIN_TABLE),
+        "local" => return Some(255),
+        "default" => return Some(253),
+        _ => {}
+    }
+    rt_tables.into_iter().find_map(|text| {
+        text.lines().find_map(|line| {
+            let line = line.split('#').next().unwrap_or_default();
+            let mut words = line.split_whitespace();
+            let id = words.next()?;
+            (words.next()? == name).then_some(())?;
+            match id.strip_prefix("0x") {
+                Some(hex) => u32::from_str_radix(hex, 16).ok(),
+                None => id.parse().ok(),
+            }
+        })
+    })
+}
+
 /// An address family.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -423,6 +477,18 @@ mod tests {
             p.endpoint_bypass,
             vec!["192.0.2.1".parse::<IpAddr>().expect("ip")]
         );
+    }
+
+    #[test]
+    fn table_names_resolve_like_iproute2() {
+        let rt = "# reserved values\n255\tlocal\n254\tmain\n# vpn\n100 vpn # ours\n0x20 hex\n";
+        assert_eq!(table_id_by_name("vpn", [rt]), Some(100));
+        assert_eq!(table_id_by_name("hex", [rt]), Some(32));
+        assert_eq!(table_id_by_name("main", []), Some(MAIN_TABLE));
+        assert_eq!(table_id_by_name("1234", []), Some(1234));
+        assert_eq!(table_id_by_name("ours", [rt]), None);
+        assert_eq!(table_id_by_name("nope", [rt]), None);
+        assert_eq!(Table::named("main"), Some(Table::Id(MAIN_TABLE)));
     }
 
     #[test]
