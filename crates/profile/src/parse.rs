@@ -263,11 +263,18 @@ fn redact(raw: &str, off: usize) -> (String, usize) {
             Some(f) => f.is_secret(),
             None => !key.is_empty() && !key.starts_with('['),
         };
-        let after = raw.get(eq + 1..).unwrap_or("");
+        let after = content.get(eq + 1..).unwrap_or("");
         let value_start = eq + 1 + (after.len() - after.trim_start_matches(is_ws).len());
-        if hide && value_start < raw.len() {
+        if hide {
+            let has_value = value_start < content.len();
             let mut shown = raw.get(..value_start).unwrap_or("").to_string();
-            shown.push_str(REDACTED);
+            if has_value {
+                shown.push_str(REDACTED);
+            } else if content.len() < raw.len() {
+                // Only a comment after the `=`: it may hold the key, hide it too.
+                shown.push('#');
+                shown.push_str(REDACTED);
+            }
             let caret = raw
                 .get(..off.min(value_start))
                 .map_or(1, |s| s.chars().count() + 1);
