@@ -42,8 +42,9 @@ pub enum TunOutcome<'a> {
         /// The encrypted WireGuard data message.
         datagram: &'a [u8],
     },
-    /// The packet waits for a handshake (at most [`QUEUE_CAPACITY`] per peer); the handshake
-    /// initiation, then the packet, come out of [`Tunnel::poll_transmit`].
+    /// The packet waits (at most [`QUEUE_CAPACITY`] per peer) for a handshake, or behind packets
+    /// that still wait; the handshake initiation, then the packets in order, come out of
+    /// [`Tunnel::poll_transmit`].
     Queued,
     /// The packet was dropped (and counted).
     Dropped(DropReason),
