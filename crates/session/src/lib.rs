@@ -1,0 +1,1 @@
+//! The one session API of Gatehouse.
