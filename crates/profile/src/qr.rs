@@ -46,7 +46,13 @@ pub enum QrError {
     },
     /// The QR code holds text that is not a WireGuard configuration.
     #[error("{0}")]
-    NotWireGuard(#[from] ParseError),
+    NotWireGuard(Box<ParseError>),
+}
+
+impl From<ParseError> for QrError {
+    fn from(e: ParseError) -> Self {
+        QrError::NotWireGuard(Box::new(e))
+    }
 }
 
 /// True when the bytes start like a PNG or JPEG file.

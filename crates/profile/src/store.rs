@@ -78,7 +78,7 @@ pub enum StoreError {
         /// The profile file.
         path: PathBuf,
         /// The parse error.
-        source: ParseError,
+        source: Box<ParseError>,
     },
     /// The configuration cannot be written as wg-quick text and read back unchanged (e.g. a hook
     /// command containing `#`), so storing it would change it.
@@ -254,6 +254,8 @@ pub struct ProfileInfo {
     pub source: Option<String>,
     /// Which secrets the backend holds for it.
     pub secret_slots: Vec<Slot>,
+    /// The interface's public key (derived from the private key at import; not secret).
+    pub public_key: Option<Key>,
     /// The profile file.
     pub path: PathBuf,
 }
@@ -277,6 +279,8 @@ struct ProfileFile {
     created_unix: u64,
     source: Option<String>,
     secrets: Vec<String>,
+    #[serde(default)]
+    public_key: Option<Key>,
     config: String,
 }
 
@@ -387,7 +391,7 @@ impl Store {
         let config = parse(&file.config, &path.display().to_string()).map_err(|source| {
             StoreError::StoredConfig {
                 path: path.to_path_buf(),
-                source,
+                source: Box::new(source),
             }
         })?;
         Ok((file, config))
@@ -408,6 +412,7 @@ impl Store {
             created_unix: file.created_unix,
             source: file.source.clone(),
             secret_slots: slots,
+            public_key: file.public_key,
             path: path.to_path_buf(),
         })
     }
@@ -532,6 +537,11 @@ impl Store {
             created_unix: now_unix(),
             source: source.map(str::to_string),
             secrets: secrets.iter().map(|(slot, _)| slot.name()).collect(),
+            public_key: config
+                .interface
+                .private_key
+                .as_ref()
+                .map(Secret::public_key),
             config: text,
         };
         let path = match self.write_profile(&file) {
@@ -947,6 +957,8 @@ AllowedIPs = 0.0.0.0/0
         let private = full.config.interface.private_key.unwrap();
         assert_eq!(private.public_key(), public);
         assert_eq!(p.info.secret_slots, vec![Slot::Private]);
+        assert_eq!(p.info.public_key, Some(public));
+        assert_eq!(store.find("fresh").unwrap().info.public_key, Some(public));
         // Default settings: the keyring.
         assert_eq!(
             Store::open(&tmp.path().join("other"))
