@@ -339,7 +339,7 @@ fn import(store: &mut Store, file: &str, name: Option<&str>, json: bool) -> anyh
     let profile = store.import(&config, &wanted, choice, source.as_deref())?;
     let warning = hooks_warning(&profile.info.name, &config);
     if let Some(w) = &warning {
-        eoutln!("{w}");
+        eprintln!("{w}");
     }
     let kind = store.backend_kind();
     let value = json!({
@@ -690,7 +690,7 @@ fn vault(store: &mut Store, action: VaultAction) -> anyhow::Result<()> {
     };
     let (moved, cleaned) = store.switch_backend(backend)?;
     if !cleaned {
-        eoutln!(
+        eprintln!(
             "WARNING: the keys were copied to the {target} but could not all be removed from \
              the previous backend"
         );
