@@ -34,8 +34,6 @@ impl std::fmt::Display for UndoAction {
 pub struct Applied {
     /// The interface the changes were made for.
     pub interface: String,
-    /// The mark the driver's UDP socket must carry (`SO_MARK`), when routing depends on it.
-    pub fwmark: Option<u32>,
     /// The MTU set on the interface.
     pub mtu: u32,
     /// The plan that was applied.
@@ -47,7 +45,7 @@ pub struct Applied {
 impl Applied {
     /// The mark the driver's UDP socket must carry, when routing depends on it.
     pub fn fwmark(&self) -> Option<u32> {
-        self.fwmark
+        self.plan.fwmark
     }
 
     /// Undoes every action, newest first. Idempotent: something already gone (a route removed
@@ -169,7 +167,6 @@ pub(crate) async fn apply(
     match result {
         Ok(mtu) => Ok(Applied {
             interface: config.interface.clone(),
-            fwmark: plan.fwmark,
             mtu,
             plan,
             actions,
