@@ -207,6 +207,16 @@ fn dns_resolv_conf_in_netns() {
     outer("dns", "dns_resolv_conf_inner");
 }
 
+#[test]
+fn failed_apply_rolls_back_in_netns() {
+    outer("fail", "failed_apply_rolls_back_inner");
+}
+
+#[test]
+fn revert_after_link_vanished_in_netns() {
+    outer("gone", "revert_after_link_vanished_inner");
+}
+
 // ---------- inner side: runs inside the namespace ----------
 
 /// The inode of this process's network namespace.
@@ -564,4 +574,69 @@ async fn dns_resolv_conf_inner() {
     );
     assert!(backup.exists(), "original kept for the user");
     inner_done("dns_resolv_conf_inner");
+}
+
+#[tokio::test]
+#[ignore = "runs inside a namespace, started by failed_apply_rolls_back_in_netns"]
+async fn failed_apply_rolls_back_inner() {
+    if !inside_test_netns() {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut cfg = base_config();
+    // 198.51.100.0/24 is the uplink's own route in main: adding it for gh0 fails (as wg-quick's
+    // `ip route add` would), after addresses, link, the first route and DNS were set.
+    cfg.allowed_ips = vec![net("10.200.0.0/16"), net("198.51.100.0/24")];
+    cfg.dns = DnsConfig {
+        servers: vec![ip("10.100.0.53")],
+        search: Vec::new(),
+    };
+    let before = snapshot().await.expect("snapshot before");
+    let err = apply(&cfg, &options(&dir))
+        .await
+        .expect_err("conflicting route");
+    let text = err.to_string();
+    assert!(
+        text.contains("route add 198.51.100.0/24 dev gh0 table 254") && text.contains("exists"),
+        "the error names the step: {text}"
+    );
+    assert!(err.rollback_failures.is_empty(), "{text}");
+    let after = snapshot().await.expect("snapshot after");
+    let diff = before.diff(&after);
+    assert!(diff.is_empty(), "rolled back:\n{}", diff.join("\n"));
+    inner_done("failed_apply_rolls_back_inner");
+}
+
+#[tokio::test]
+#[ignore = "runs inside a namespace, started by revert_after_link_vanished_in_netns"]
+async fn revert_after_link_vanished_inner() {
+    if !inside_test_netns() {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut cfg = base_config();
+    cfg.allowed_ips = vec![net("0.0.0.0/0"), net("::/0"), net("203.0.113.0/24")];
+    cfg.dns = DnsConfig {
+        servers: vec![ip("10.100.0.53")],
+        search: vec!["corp.example".into()],
+    };
+    let before = snapshot().await.expect("snapshot before");
+    let applied = apply(&cfg, &options(&dir)).await.expect("apply");
+    // The driver closed the TUN: the link, its addresses and routes are gone; rules, the
+    // bypass route, nft tables, the sysctl and DNS are not.
+    sh(&["ip", "link", "del", "gh0"]);
+    applied.revert().await.expect("revert without the link");
+    let mut expected = before.clone();
+    expected.addresses.retain(|a| a.interface != "gh0");
+    expected
+        .routes
+        .retain(|r| r.interface.as_deref() != Some("gh0"));
+    let after = snapshot().await.expect("snapshot after");
+    let diff = expected.diff(&after);
+    assert!(
+        diff.is_empty(),
+        "state after revert differs:\n{}",
+        diff.join("\n")
+    );
+    inner_done("revert_after_link_vanished_inner");
 }
