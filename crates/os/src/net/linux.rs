@@ -1,6 +1,6 @@
 //! Linux: rtnetlink for addresses, links, routes and rules; `/proc/sys` for sysctls.
 
-use super::{auto_mtu, Family, NetUndo, Plan, RuleKind, RuleSpec, Table, MAIN_TABLE};
+use super::{auto_mtu, route_words, Family, NetUndo, Plan, RuleKind, RuleSpec, Table, MAIN_TABLE};
 use crate::snapshot::{AddressEntry, RouteEntry, RuleEntry};
 use crate::{HostConfig, OsError, UndoAction};
 use futures::TryStreamExt;
@@ -158,15 +158,8 @@ fn route_text(
     dev: Option<&str>,
     gw: Option<IpAddr>,
 ) -> String {
-    let mut s = format!("ip {} route {verb} {dest}", Family::of(&dest));
-    if let Some(g) = gw {
-        s.push_str(&format!(" via {g}"));
-    }
-    if let Some(d) = dev {
-        s.push_str(&format!(" dev {d}"));
-    }
-    s.push_str(&format!(" table {table}"));
-    s
+    let words = route_words(table, dest, dev, gw);
+    format!("ip {} route {verb} {words}", Family::of(&dest))
 }
 
 fn rule_message(rule: &RuleSpec) -> RuleMessage {

@@ -86,18 +86,31 @@ impl std::fmt::Display for NetUndo {
                 destination,
                 interface,
                 gateway,
-            } => {
-                write!(f, "delete route {destination}")?;
-                if let Some(gw) = gateway {
-                    write!(f, " via {gw}")?;
-                }
-                if let Some(dev) = interface {
-                    write!(f, " dev {dev}")?;
-                }
-                write!(f, " table {table}")
-            }
+            } => write!(
+                f,
+                "delete route {}",
+                route_words(*table, *destination, interface.as_deref(), *gateway)
+            ),
             NetUndo::DeleteRule(rule) => write!(f, "delete rule {rule}"),
             NetUndo::RestoreSysctl { key, value } => write!(f, "sysctl {key}={value}"),
         }
     }
+}
+
+/// `DEST [via GW] [dev DEV] table TABLE`, as `ip route` spells a route.
+pub(crate) fn route_words(
+    table: u32,
+    destination: IpNet,
+    dev: Option<&str>,
+    gateway: Option<IpAddr>,
+) -> String {
+    let mut s = destination.to_string();
+    if let Some(g) = gateway {
+        s.push_str(&format!(" via {g}"));
+    }
+    if let Some(d) = dev {
+        s.push_str(&format!(" dev {d}"));
+    }
+    s.push_str(&format!(" table {table}"));
+    s
 }
