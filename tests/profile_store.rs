@@ -530,3 +530,46 @@ fn hooks_are_kept_but_off_and_warned_about() {
         false
     );
 }
+
+#[test]
+fn vault_enable_and_disable_move_the_keys() {
+    if !secret_service_available("vault_enable_and_disable_move_the_keys") {
+        return;
+    }
+    let g = Gatehouse::new().env("GATEHOUSE_VAULT_PASSPHRASE", "move me");
+    let (text, config) = fresh_config("");
+    let conf = write_conf(&g, "mover.conf", &text);
+    let v = g
+        .ok(&[
+            "profile",
+            "import",
+            conf.to_str().expect("utf-8 path"),
+            "--json",
+        ])
+        .json();
+    let account = format!("{}/private", str_of(&v, "id"));
+    assert!(secret_tool_lookup(&account).is_some());
+
+    let e = g.ok(&["profile", "vault", "enable", "--json"]).json();
+    assert_eq!(e["moved"], 2);
+    assert_eq!(e["old_entries_removed"], true);
+    assert_eq!(
+        secret_tool_lookup(&account),
+        None,
+        "moved out of the keyring"
+    );
+    assert!(g.config_dir().join("vault.age").exists());
+    assert_eq!(export(&g, "mover"), config);
+
+    let d = g.ok(&["profile", "vault", "disable", "--json"]).json();
+    assert_eq!(d["moved"], 2);
+    assert!(
+        secret_tool_lookup(&account).is_some(),
+        "back in the keyring"
+    );
+    assert!(
+        !g.config_dir().join("vault.age").exists(),
+        "the empty vault is removed"
+    );
+    assert_eq!(export(&g, "mover"), config);
+}

@@ -39,7 +39,12 @@ pub fn skip(test: &str, why: &str) -> bool {
         !required(),
         "{test}: {why} (GATEHOUSE_E2E_REQUIRE=1, so this fails instead of skipping)"
     );
-    eprintln!("SKIP {test}: {why}; run it under scripts/with-keyring.sh");
+    // Straight to the process's stderr, past the test harness's capture, so it is seen.
+    use std::io::Write as _;
+    let _ = writeln!(
+        std::io::stderr(),
+        "SKIP {test}: {why}; run it under scripts/with-keyring.sh"
+    );
     false
 }
 
