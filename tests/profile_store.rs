@@ -573,3 +573,46 @@ fn vault_enable_and_disable_move_the_keys() {
     );
     assert_eq!(export(&g, "mover"), config);
 }
+
+#[test]
+fn keygen_pairs_and_new_profiles() {
+    let g = Gatehouse::new();
+    let pair = g.ok(&["profile", "keygen", "--json"]).json();
+    let private = Secret::from_str(&str_of(&pair, "private_key")).expect("private key");
+    assert_eq!(
+        private.public_key().to_string(),
+        str_of(&pair, "public_key")
+    );
+    assert!(g.files().is_empty(), "a bare key pair stores nothing");
+
+    if !secret_service_available("keygen_pairs_and_new_profiles") {
+        return;
+    }
+    let made = g
+        .ok(&[
+            "profile",
+            "keygen",
+            "--name",
+            "laptop",
+            "--address",
+            "10.8.0.2/24",
+            "--dns",
+            "10.8.0.1",
+            "--json",
+        ])
+        .json();
+    assert!(made.get("private_key").is_none(), "{made}");
+    let account = format!("{}/private", str_of(&made, "id"));
+    let stored = secret_tool_lookup(&account).expect("the new key is in the keyring");
+    let stored = Secret::from_str(&stored).expect("a key");
+    assert_eq!(stored.public_key().to_string(), str_of(&made, "public_key"));
+    let exported = export(&g, "laptop");
+    assert_eq!(exported.interface.private_key, Some(stored));
+    assert_eq!(exported.interface.addresses.len(), 1);
+    let bad = g.run(&["profile", "keygen", "--name", "x", "--address", "nope"]);
+    assert!(
+        !bad.ok && bad.stderr.contains("command line:"),
+        "{}",
+        bad.stderr
+    );
+}

@@ -9,7 +9,7 @@
 //! `gatehouse profile vault disable` moves them back to the keyring.
 
 use anyhow::{bail, Context as _};
-use gatehouse_profile::parse::{parse, parse_bytes};
+use gatehouse_profile::parse::parse;
 use gatehouse_profile::qr;
 use gatehouse_profile::secrets::{Backend, BackendKind, Keyring, Slot};
 use gatehouse_profile::store::{NameChoice, Profile, Store};
@@ -323,7 +323,13 @@ fn import(store: &mut Store, file: &str, name: Option<&str>, json: bool) -> anyh
     let config = if from_qr {
         qr::config_from_image(&bytes, &label)?
     } else {
-        parse_bytes(&bytes, &label)?
+        let text = std::str::from_utf8(&bytes).map_err(|e| {
+            anyhow::anyhow!(
+                "{label}: not UTF-8 text (invalid byte at offset {})",
+                e.valid_up_to()
+            )
+        })?;
+        parse(text, &label)?
     };
     let (wanted, choice) = match name {
         Some(n) => (n.to_string(), NameChoice::Exact),
