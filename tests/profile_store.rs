@@ -5,7 +5,7 @@
 //! keyring tests skip, or fail with `GATEHOUSE_E2E_REQUIRE=1`.
 
 use gatehouse_e2e::keyring::{
-    secret_service_available, secret_tool_lookup, skip, BareBus, Gatehouse,
+    have, secret_service_available, secret_tool_lookup, skip, BareBus, Gatehouse,
 };
 use gatehouse_profile::parse::{parse, parse_file};
 use gatehouse_profile::{Config, Secret};
@@ -615,4 +615,50 @@ fn keygen_pairs_and_new_profiles() {
         "{}",
         bad.stderr
     );
+}
+
+#[test]
+fn keyring_without_default_collection_explains_and_stores_nothing() {
+    let test = "keyring_without_default_collection_explains_and_stores_nothing";
+    if !have("dbus-run-session") || !have("gnome-keyring-daemon") {
+        skip(
+            test,
+            "dbus-run-session or gnome-keyring-daemon is not installed",
+        );
+        return;
+    }
+    // A keyring unlocked with an empty password has no default collection.
+    let g = Gatehouse::new();
+    let (text, _) = fresh_config("");
+    let conf = write_conf(&g, "wg0.conf", &text);
+    let runtime = g.scratch().join("runtime");
+    let data = g.scratch().join("data");
+    for d in [&runtime, &data] {
+        std::fs::create_dir_all(d).expect("mkdir");
+        std::fs::set_permissions(d, std::fs::Permissions::from_mode(0o700)).expect("chmod");
+    }
+    let out = std::process::Command::new("dbus-run-session")
+        .args([
+            "--",
+            "sh",
+            "-c",
+            "printf '' | gnome-keyring-daemon --unlock --components=secrets >/dev/null; \
+             exec \"$0\" profile import \"$1\"",
+        ])
+        .arg(gatehouse_e2e::keyring::gatehouse_bin())
+        .arg(&conf)
+        .env("GATEHOUSE_CONFIG_DIR", g.config_dir())
+        .env("XDG_RUNTIME_DIR", &runtime)
+        .env("XDG_DATA_HOME", &data)
+        .env_remove("DBUS_SESSION_BUS_ADDRESS")
+        .output()
+        .expect("run dbus-run-session");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "import succeeded: {stderr}");
+    assert!(stderr.contains("locked or does not exist"), "{stderr}");
+    assert!(
+        stderr.contains("gatehouse profile vault enable"),
+        "{stderr}"
+    );
+    assert_nothing_stored(&g);
 }
