@@ -362,6 +362,24 @@ impl Store {
         self.kind
     }
 
+    /// Serializes the changing operations of concurrent processes (CLI and app): an exclusive
+    /// `flock` on the config directory itself (no lock file), released when dropped.
+    fn lock(&self) -> Result<fs::File, StoreError> {
+        use std::os::fd::AsRawFd as _;
+        let dir = fs::File::open(&self.dir).map_err(io_err("open", &self.dir))?;
+        loop {
+            // SAFETY: `dir` is an open file descriptor for the duration of the call.
+            let rc = unsafe { libc::flock(dir.as_raw_fd(), libc::LOCK_EX) };
+            if rc == 0 {
+                return Ok(dir);
+            }
+            let e = io::Error::last_os_error();
+            if e.kind() != io::ErrorKind::Interrupted {
+                return Err(io_err("lock", &self.dir)(e));
+            }
+        }
+    }
+
     fn profiles_dir(&self) -> PathBuf {
         self.dir.join(PROFILES_DIR)
     }
@@ -514,6 +532,7 @@ impl Store {
         choice: NameChoice,
         source: Option<&str>,
     ) -> Result<Profile, StoreError> {
+        let _lock = self.lock()?;
         let name = self.unique_name(name, choice)?;
         let (bare, secrets) = split_secrets(config);
         let text = write(&bare);
@@ -628,6 +647,7 @@ impl Store {
     /// Renames a profile. Its secrets are keyed by id and stay where they are.
     pub fn rename(&mut self, name_or_id: &str, new_name: &str) -> Result<ProfileInfo, StoreError> {
         validate_name(new_name)?;
+        let _lock = self.lock()?;
         let current = self.find(name_or_id)?;
         if current.info.name != new_name && self.find(new_name).is_ok() {
             return Err(StoreError::NameTaken(new_name.to_string()));
@@ -642,12 +662,14 @@ impl Store {
         name_or_id: &str,
         enabled: bool,
     ) -> Result<ProfileInfo, StoreError> {
+        let _lock = self.lock()?;
         self.update(name_or_id, |f| f.hooks_enabled = enabled)
     }
 
     /// Deletes a profile: first its secrets (so a failure leaves the profile whole), then its
     /// file. Returns what was deleted.
     pub fn delete(&mut self, name_or_id: &str) -> Result<ProfileInfo, StoreError> {
+        let _lock = self.lock()?;
         let profile = self.find(name_or_id)?;
         let accounts: Vec<String> = profile
             .info
@@ -672,6 +694,7 @@ impl Store {
     /// entries are removed afterwards (best effort: returns false when some could not be).
     /// Returns the number of secrets moved and whether the old entries were all removed.
     pub fn switch_backend(&mut self, mut to: Backend) -> Result<(usize, bool), StoreError> {
+        let _lock = self.lock()?;
         let profiles = self.list()?;
         let accounts: Vec<String> = profiles
             .iter()
@@ -924,6 +947,37 @@ AllowedIPs = 0.0.0.0/0
         assert_eq!(sanitize_name(&"y".repeat(100)).len(), MAX_NAME_LEN - 4);
         let err = validate_name("a/b").unwrap_err().to_string();
         assert!(err.contains("path separator"), "{err}");
+    }
+
+    #[test]
+    fn concurrent_imports_get_unique_names() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("gatehouse");
+        let config = parse(CONF, "wg0.conf").unwrap();
+        std::thread::scope(|s| {
+            for _ in 0..4 {
+                s.spawn(|| {
+                    let mut store = vault_store(&dir);
+                    store
+                        .import(&config, "wg0", NameChoice::Suggested, None)
+                        .unwrap();
+                });
+            }
+        });
+        let mut names: Vec<String> = vault_store(&dir)
+            .list()
+            .unwrap()
+            .into_iter()
+            .map(|p| p.info.name)
+            .collect();
+        names.sort();
+        assert_eq!(names, ["wg0", "wg0-2", "wg0-3", "wg0-4"]);
+        let mut v = Vault::with_passphrase(&dir, SecretString::from("test pass".to_string()));
+        assert_eq!(
+            v.load().unwrap().len(),
+            8,
+            "every import kept both its secrets"
+        );
     }
 
     #[test]
