@@ -1,0 +1,24 @@
+//! VPC topology for Gatehouse: what is on the other side of the tunnel, and why it answers or not.
+//!
+//! * [`model`]: the provider-neutral [`Topology`] (VPCs, subnets, hosts, load balancers, gateways,
+//!   route tables, firewalls/security groups, peerings), serde-friendly (JSON for `--json` and
+//!   snapshots).
+//! * [`tfstate`]: imports Terraform state v4 files and `terraform show -json` output, streaming,
+//!   with `line:column` errors.
+//! * [`reach`]: reachability of a host and port from the active profile, with explanation codes
+//!   and one plain sentence per verdict.
+//! * [`layout`]: a deterministic nested layout (region → VPC → subnet → hosts) for the UI.
+//! * [`snapshot`]: timestamped snapshots and the diff of two of them.
+//! * [`synth`]: synthetic states for tests and benchmarks.
+//!
+//! This crate depends on nothing else of Gatehouse: the caller hands it plain addresses and
+//! prefixes (the tunnel's addresses, the peers' AllowedIPs, the host's local routes).
+
+pub mod layout;
+pub mod model;
+pub mod reach;
+pub mod snapshot;
+pub mod synth;
+pub mod tfstate;
+
+pub use model::Topology;

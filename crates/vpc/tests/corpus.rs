@@ -1,0 +1,315 @@
+//! Every file of the shared Terraform state corpus imports with pinned counts (or fails with a
+//! pinned message), and every truncated or corrupted copy of them fails cleanly.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use gatehouse_vpc::model::Counts;
+use gatehouse_vpc::tfstate::{import_file, import_str, ImportError, StateFormat};
+
+fn corpus() -> PathBuf {
+    PathBuf::from(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../../shared/corpus/tfstate"
+    ))
+}
+
+/// (file, counts, imported instances, data sources, skipped instances)
+struct Expect {
+    file: &'static str,
+    counts: Counts,
+    imported: usize,
+    data: usize,
+    skipped: usize,
+}
+
+#[allow(clippy::too_many_arguments)]
+fn c(
+    vpcs: usize,
+    subnets: usize,
+    hosts: usize,
+    load_balancers: usize,
+    target_groups: usize,
+    gateways: usize,
+    route_tables: usize,
+    routes: usize,
+    firewalls: usize,
+    rules: usize,
+) -> Counts {
+    Counts {
+        vpcs,
+        subnets,
+        hosts,
+        load_balancers,
+        target_groups,
+        gateways,
+        route_tables,
+        routes,
+        firewalls,
+        rules,
+        peerings: 0,
+    }
+}
+
+fn expectations() -> Vec<Expect> {
+    vec![
+        Expect {
+            file: "01-aws-vpc-nat-instance-bigip.tfstate",
+            counts: c(1, 3, 1, 0, 0, 3, 4, 3, 2, 6),
+            imported: 21,
+            data: 1,
+            skipped: 10,
+        },
+        Expect {
+            file: "02-aws-three-tier-alb-asg-rds.tfstate",
+            counts: c(2, 16, 4, 4, 6, 4, 4, 4, 14, 41),
+            imported: 72,
+            data: 0,
+            skipped: 51,
+        },
+        Expect {
+            file: "03-aws-vpc-six-subnets-igw.tfstate",
+            counts: c(1, 6, 0, 0, 0, 1, 2, 1, 0, 0),
+            imported: 16,
+            data: 0,
+            skipped: 1,
+        },
+        Expect {
+            file: "04-gcp-two-networks-subnetworks-firewalls.tfstate",
+            counts: c(2, 2, 0, 0, 0, 0, 0, 0, 3, 7),
+            imported: 7,
+            data: 0,
+            skipped: 0,
+        },
+        Expect {
+            file: "05-aws-kong-zero-instance-resources.tfstate",
+            counts: c(1, 0, 0, 0, 0, 0, 0, 0, 1, 0),
+            imported: 2,
+            data: 1,
+            skipped: 3,
+        },
+        Expect {
+            file: "07-gcp-instances-data-network-subnetwork.tfstate",
+            counts: c(2, 2, 2, 0, 0, 0, 0, 0, 0, 0),
+            imported: 6,
+            data: 4,
+            skipped: 0,
+        },
+        Expect {
+            file: "08-do-loadbalancer-data-and-managed.tfstate",
+            counts: c(1, 0, 0, 1, 0, 0, 0, 0, 0, 0),
+            imported: 2,
+            data: 1,
+            skipped: 0,
+        },
+        Expect {
+            file: "09-do-vpc-droplet-firewall.tfstate",
+            counts: c(1, 0, 1, 0, 0, 0, 0, 0, 1, 14),
+            imported: 3,
+            data: 0,
+            skipped: 2,
+        },
+        Expect {
+            file: "10-do-three-droplets-volume-project.tfstate",
+            counts: c(1, 0, 3, 0, 0, 0, 0, 0, 0, 0),
+            imported: 3,
+            data: 0,
+            skipped: 7,
+        },
+        Expect {
+            file: "11-show-json-aws-vpc-nat.json",
+            counts: c(1, 4, 0, 0, 0, 3, 4, 3, 2, 1),
+            imported: 22,
+            data: 0,
+            skipped: 15,
+        },
+        Expect {
+            file: "12-show-json-aws-single-vpc.json",
+            counts: c(1, 0, 0, 0, 0, 0, 0, 0, 0, 0),
+            imported: 1,
+            data: 0,
+            skipped: 0,
+        },
+    ]
+}
+
+#[test]
+fn every_corpus_file_is_pinned() {
+    let mut pinned: Vec<&str> = expectations().iter().map(|e| e.file).collect();
+    pinned.push("06-aws-v3-elb-classic-ecs-instances.tfstate");
+    let mut on_disk: Vec<String> = std::fs::read_dir(corpus())
+        .expect("corpus directory")
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n != "SOURCES.md")
+        .collect();
+    on_disk.sort();
+    pinned.sort();
+    assert_eq!(on_disk, pinned, "a corpus file is not pinned by this test");
+}
+
+#[test]
+fn corpus_counts() {
+    for e in expectations() {
+        let (t, r) = import_file(&corpus().join(e.file)).unwrap_or_else(|err| panic!("{err}"));
+        assert_eq!(t.counts(), e.counts, "{}", e.file);
+        assert_eq!(
+            r.imported_total(),
+            e.imported,
+            "{}: {:?}",
+            e.file,
+            r.imported
+        );
+        assert_eq!(r.data_sources, e.data, "{}", e.file);
+        assert_eq!(r.skipped_total(), e.skipped, "{}: {:?}", e.file, r.skipped);
+        assert!(r.warnings.is_empty(), "{}: {:?}", e.file, r.warnings);
+        let expected_format = if e.file.ends_with(".json") {
+            StateFormat::ShowJson
+        } else {
+            StateFormat::StateV4
+        };
+        assert_eq!(r.format, expected_format, "{}", e.file);
+        // Every reference a host makes resolves inside the topology.
+        for h in &t.hosts {
+            if let Some(v) = &h.vpc {
+                assert!(
+                    t.vpc(v).is_some(),
+                    "{}: host {} in unknown VPC {v}",
+                    e.file,
+                    h.id
+                );
+            }
+            if let Some(s) = &h.subnet {
+                assert!(
+                    t.subnet(s).is_some(),
+                    "{}: host {} in unknown subnet {s}",
+                    e.file,
+                    h.id
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn corpus_details() {
+    let (t, _) = import_file(&corpus().join("01-aws-vpc-nat-instance-bigip.tfstate")).unwrap();
+    let h = &t.hosts[0];
+    assert_eq!(
+        h.private_ips,
+        vec!["10.0.1.10".parse::<std::net::IpAddr>().unwrap()]
+    );
+    assert_eq!(h.security_groups, vec!["sg-0e993fc2df5ed9d21".to_string()]);
+    assert_eq!(h.vpc.as_deref(), Some("vpc-03a7f9c1ce1198d8a"));
+    assert_eq!(t.vpcs[0].region.as_deref(), Some("eu-west-2"));
+    assert_eq!(
+        t.vpcs[0].main_route_table.as_deref(),
+        Some("rtb-088c49c5b095d1d2c")
+    );
+    let publics: BTreeMap<&str, Option<bool>> = t
+        .subnets
+        .iter()
+        .map(|s| (s.name.as_str(), s.public))
+        .collect();
+    assert!(publics.values().any(|p| *p == Some(true)), "{publics:?}");
+    assert!(publics.values().any(|p| *p == Some(false)), "{publics:?}");
+
+    let (t, _) =
+        import_file(&corpus().join("07-gcp-instances-data-network-subnetwork.tfstate")).unwrap();
+    for h in &t.hosts {
+        assert!(h.vpc.is_some() && h.subnet.is_some(), "{h:?}");
+    }
+
+    let (t, _) = import_file(&corpus().join("09-do-vpc-droplet-firewall.tfstate")).unwrap();
+    assert_eq!(t.hosts[0].vpc.as_deref(), Some(t.vpcs[0].id.as_str()));
+    assert_eq!(t.hosts[0].labels, vec!["fireheet-testing".to_string()]);
+    assert!(!t.vpcs[0].placeholder);
+
+    // Droplets in the account's default VPC, which the state does not describe.
+    let (t, _) =
+        import_file(&corpus().join("10-do-three-droplets-volume-project.tfstate")).unwrap();
+    assert!(t.vpcs[0].placeholder);
+    assert!(t
+        .hosts
+        .iter()
+        .all(|h| h.vpc.as_deref() == Some(t.vpcs[0].id.as_str())));
+}
+
+#[test]
+fn v3_state_has_a_clear_message() {
+    let err =
+        import_file(&corpus().join("06-aws-v3-elb-classic-ecs-instances.tfstate")).unwrap_err();
+    assert!(
+        matches!(err, ImportError::LegacyState { version: 3, .. }),
+        "{err}"
+    );
+    let msg = err.to_string();
+    assert!(
+        msg.contains("06-aws-v3-elb-classic-ecs-instances.tfstate"),
+        "{msg}"
+    );
+    assert!(msg.contains("format version 3"), "{msg}");
+    assert!(msg.contains("Terraform 0.12 or newer"), "{msg}");
+}
+
+#[test]
+fn missing_file_names_it() {
+    let err = import_file(&corpus().join("nope.tfstate")).unwrap_err();
+    assert!(matches!(err, ImportError::Io { .. }));
+    assert!(err.to_string().contains("nope.tfstate"));
+}
+
+/// Cuts every corpus file at many points: every cut fails with a positioned parse error.
+#[test]
+fn truncated_copies_fail_cleanly() {
+    for e in expectations() {
+        let text = std::fs::read_to_string(corpus().join(e.file)).unwrap();
+        let len = text.len();
+        let step = (len / 97).max(1);
+        let mut cut = 1;
+        while cut < len {
+            let mut at = cut;
+            while !text.is_char_boundary(at) {
+                at += 1;
+            }
+            let prefix = text[..at].trim_end();
+            if prefix.ends_with('}') && prefix.len() == text.trim_end().len() {
+                break;
+            }
+            match import_str(prefix, e.file) {
+                Err(ImportError::Parse {
+                    line,
+                    column,
+                    message,
+                    ..
+                }) => {
+                    assert!(line >= 1 && column >= 1, "{}@{at}", e.file);
+                    assert!(!message.is_empty());
+                }
+                Err(other) => panic!("{}@{at}: unexpected {other}", e.file),
+                Ok(_) => panic!("{}@{at}: a truncated file imported", e.file),
+            }
+            cut += step;
+        }
+    }
+}
+
+/// Flips bytes into JSON-breaking ones: never a panic, and any error is positioned.
+#[test]
+fn corrupted_copies_never_panic() {
+    for e in expectations() {
+        let bytes = std::fs::read(corpus().join(e.file)).unwrap();
+        let step = (bytes.len() / 61).max(1);
+        for (n, at) in (0..bytes.len()).step_by(step).enumerate() {
+            let mut b = bytes.clone();
+            b[at] = [b'{', b']', b'"', b',', b':', b'x'][n % 6];
+            let text = String::from_utf8_lossy(&b);
+            match import_str(&text, e.file) {
+                Ok(_) => {}
+                Err(ImportError::Parse { line, .. }) => assert!(line >= 1),
+                Err(ImportError::NotAState { .. }) | Err(ImportError::LegacyState { .. }) => {}
+                Err(other) => panic!("{}@{at}: unexpected {other}", e.file),
+            }
+        }
+    }
+}
