@@ -114,13 +114,14 @@ pub enum ParseErrorKind {
         key: String,
     },
     /// A known key in the other section (e.g. `PublicKey` in `[Interface]`).
-    #[error("`{key}` belongs in [{expected}], not in [{section}]")]
+    #[error(
+        "`{key}` belongs in [{expected}], not in [{}]",
+        other_section(expected)
+    )]
     WrongSection {
         /// The key, in its usual spelling.
         key: &'static str,
-        /// The section it was found in.
-        section: &'static str,
-        /// The section it belongs to.
+        /// The section it belongs to (`Interface` or `Peer`; it was found in the other one).
         expected: &'static str,
     },
     /// `Key =` with nothing (or only a comment) after the `=`.
@@ -164,6 +165,14 @@ pub enum ParseErrorKind {
     },
 }
 
+fn other_section(name: &str) -> &'static str {
+    if name == "Peer" {
+        "Interface"
+    } else {
+        "Peer"
+    }
+}
+
 /// Parses wg-quick text. `file` is the name shown in error messages.
 pub fn parse(text: &str, file: &str) -> Result<Config, ParseError> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
@@ -189,9 +198,15 @@ pub fn parse_file(path: &Path) -> Result<Config, ParseError> {
         source_line: String::new(),
         caret_col: 0,
     })?);
-    match std::str::from_utf8(&bytes) {
-        Ok(text) => parse(text, &file),
-        Err(e) => Err(not_utf8(&file, &bytes, e.valid_up_to())),
+    parse_bytes(&bytes, &file)
+}
+
+/// Parses wg-quick text given as bytes (as read from a file or a QR code); text that is not
+/// UTF-8 is a [`ParseErrorKind::NotUtf8`] error at the first invalid byte.
+pub fn parse_bytes(bytes: &[u8], file: &str) -> Result<Config, ParseError> {
+    match std::str::from_utf8(bytes) {
+        Ok(text) => parse(text, file),
+        Err(e) => Err(not_utf8(file, bytes, e.valid_up_to())),
     }
 }
 
@@ -267,7 +282,8 @@ fn redact(raw: &str, off: usize) -> (String, usize) {
         let value_start = eq + 1 + (after.len() - after.trim_start_matches(is_ws).len());
         if hide {
             let has_value = value_start < content.len();
-            let mut shown = raw.get(..value_start).unwrap_or("").to_string();
+            // The key part too may be a pasted key (`<key>=` alone on a line).
+            let (mut shown, caret) = scrub(raw.get(..value_start).unwrap_or(""), off);
             if has_value {
                 shown.push_str(REDACTED);
             } else if content.len() < raw.len() {
@@ -275,9 +291,6 @@ fn redact(raw: &str, off: usize) -> (String, usize) {
                 shown.push('#');
                 shown.push_str(REDACTED);
             }
-            let caret = raw
-                .get(..off.min(value_start))
-                .map_or(1, |s| s.chars().count() + 1);
             return (shown, caret);
         }
         if matches!(Field::lookup(&key), Some(Field::PublicKey)) {
@@ -285,7 +298,12 @@ fn redact(raw: &str, off: usize) -> (String, usize) {
             return (raw.to_string(), caret);
         }
     }
-    // Anywhere else: hide long base64-looking runs (a key pasted in the wrong place).
+    scrub(raw, off)
+}
+
+/// Hides long base64-looking runs (a key pasted in the wrong place); maps byte offset `off` of
+/// `raw` to a 1-based caret column in the result (one past the end if `off` is past the end).
+fn scrub(raw: &str, off: usize) -> (String, usize) {
     let mut shown = String::with_capacity(raw.len());
     let mut caret = None;
     let mut chars = raw.char_indices().peekable();
@@ -578,7 +596,6 @@ impl<'f> Parser<'f> {
                 lead,
                 ParseErrorKind::WrongSection {
                     key: field.name(),
-                    section: sect.name(),
                     expected: field.section().name(),
                 },
             ));
@@ -615,7 +632,17 @@ impl<'f> Parser<'f> {
             Sect::Interface => self.interface_value(field, value),
             Sect::Peer => self.peer_value(field, value),
         };
-        r.map_err(|e| self.err(no, raw, voff + e.off, e.kind))
+        r.map_err(|e| {
+            let kind = match e.kind {
+                // The reason quotes the value: hide a key pasted into the wrong field.
+                ParseErrorKind::InvalidValue { key, reason } => ParseErrorKind::InvalidValue {
+                    key,
+                    reason: scrub(&reason, 0).0,
+                },
+                other => other,
+            };
+            self.err(no, raw, voff + e.off, kind)
+        })
     }
 
     fn header(&mut self, no: usize, raw: &str, lead: usize, body: &str) -> Result<(), ParseError> {
@@ -1017,4 +1044,397 @@ fn parse_endpoint(value: &str) -> Result<Endpoint, VErr> {
         }
     };
     Ok(Endpoint { host, port })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const PRIV: &str = "yAnz5TF+lXXJte14tji3zlMNq+hd2rYUIgJBgB3fBmk=";
+    const PUB: &str = "HIgo9xNzJMWLKASShiTqIybxZ0U3wGLiUeJ1PKf8ykw=";
+    const PUB2: &str = "vBN7qyUTb5lJtWYJ8LhbPio1Z4RcyBPGnqFBGn6O6Qg=";
+
+    fn err(text: &str) -> ParseError {
+        match parse(text, "t.conf") {
+            Ok(c) => panic!("expected an error, got {c:?}"),
+            Err(e) => e,
+        }
+    }
+
+    fn at(text: &str) -> (usize, usize, ParseErrorKind) {
+        let e = err(text);
+        (e.line, e.col, e.kind)
+    }
+
+    fn invalid_at(text: &str, line: usize, col: usize, key: &str, reason_part: &str) {
+        let e = err(text);
+        assert_eq!((e.line, e.col), (line, col), "{e}");
+        match &e.kind {
+            ParseErrorKind::InvalidValue { key: k, reason } => {
+                assert_eq!(*k, key, "{e}");
+                assert!(reason.contains(reason_part), "{e}");
+            }
+            other => panic!("expected InvalidValue, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn accepts_everything_wg_quick_accepts() {
+        let text = format!(
+            "\u{feff}  # leading comment\r\n\
+             [interface] # header comment\r\n\
+             privatekey={PRIV}\r\n\
+             \tListenPort   =   51820\r\n\
+             FWMARK = 0xCA6c\r\n\
+             Address = 10.0.0.2/24,fd00::2/64 , 10.1.0.1\r\n\
+             Address = fd01::1\r\n\
+             DNS = 1.1.1.1, example.com,2606:4700::1111\r\n\
+             dns = corp.internal\r\n\
+             Mtu = 1420\r\n\
+             Table = 1234\r\n\
+             PreUp = echo a=b; true\r\n\
+             PostUp = iptables -A FORWARD -i %i -j ACCEPT # comment\r\n\
+             PostUp = second\r\n\
+             PreDown = x\r\n\
+             PostDOwn = y\r\n\
+             SaveConfig = TRUE\r\n\
+             \r\n   \t\r\n\
+             [PEER]\r\n\
+             PublicKey = {PUB}\r\n\
+             PresharedKey = {PRIV}\r\n\
+             AllowedIPs = 10.0.0.1/24, ::/0\r\n\
+             AllowedIPs = 192.168.1.7\r\n\
+             EndPoint = 2603:c023:4002:400::4:20263\r\n\
+             PersistentKeepalive = off\r\n\
+             [Peer]\r\n\
+             PublicKey = {PUB2}\r\n\
+             Endpoint = vpn.example.com:51820\r\n\
+             PersistentKeepalive = 25"
+        );
+        let c = parse(&text, "t.conf").unwrap();
+        let i = &c.interface;
+        assert_eq!(i.private_key.as_ref().unwrap().expose_base64(), PRIV);
+        assert_eq!(i.listen_port, Some(51820));
+        assert_eq!(i.fwmark, Some(0xca6c));
+        let addrs: Vec<String> = i.addresses.iter().map(|a| a.to_string()).collect();
+        assert_eq!(
+            addrs,
+            ["10.0.0.2/24", "fd00::2/64", "10.1.0.1/32", "fd01::1/128"]
+        );
+        let dns: Vec<String> = i.dns.iter().map(|d| d.to_string()).collect();
+        assert_eq!(
+            dns,
+            ["1.1.1.1", "example.com", "2606:4700::1111", "corp.internal"]
+        );
+        assert!(matches!(i.dns[1], DnsEntry::Search(_)));
+        assert_eq!(i.mtu, Some(1420));
+        assert_eq!(i.table, Some(Table::Id(1234)));
+        assert_eq!(i.pre_up, ["echo a=b; true"]);
+        assert_eq!(i.post_up, ["iptables -A FORWARD -i %i -j ACCEPT", "second"]);
+        assert_eq!(i.pre_down, ["x"]);
+        assert_eq!(i.post_down, ["y"]);
+        assert_eq!(i.save_config, Some(true));
+        assert_eq!(c.peers.len(), 2);
+        let p = &c.peers[0];
+        assert_eq!(p.public_key.to_string(), PUB);
+        assert!(p.preshared_key.is_some());
+        let ips: Vec<String> = p.allowed_ips.iter().map(|a| a.to_string()).collect();
+        assert_eq!(ips, ["10.0.0.1/24", "::/0", "192.168.1.7/32"]);
+        assert_eq!(
+            p.endpoint,
+            Some(Endpoint {
+                host: Host::Ip("2603:c023:4002:400::4".parse().unwrap()),
+                port: 20263
+            })
+        );
+        assert_eq!(p.persistent_keepalive, None);
+        let q = &c.peers[1];
+        assert_eq!(
+            q.endpoint.as_ref().unwrap().host,
+            Host::Name("vpn.example.com".into())
+        );
+        assert_eq!(q.persistent_keepalive, Some(25));
+    }
+
+    #[test]
+    fn small_values() {
+        let c = parse(
+            "[Interface]\nFwMark = off\nTable = off\nSaveConfig = false\n",
+            "t",
+        )
+        .unwrap();
+        assert_eq!(c.interface.fwmark, None);
+        assert_eq!(c.interface.table, Some(Table::Off));
+        assert_eq!(c.interface.save_config, Some(false));
+        let c = parse("[Interface]\nFwMark = 51820\nTable = auto\n", "t").unwrap();
+        assert_eq!(c.interface.fwmark, Some(51820));
+        assert_eq!(c.interface.table, Some(Table::Auto));
+        let c = parse("[Interface]\nTable = vpn_1\n", "t").unwrap();
+        assert_eq!(c.interface.table, Some(Table::Named("vpn_1".into())));
+        let c = parse(
+            &format!("[Peer]\nPublicKey = {PUB}\nEndpoint = [fd00::1]:1\n"),
+            "t",
+        )
+        .unwrap();
+        assert_eq!(
+            c.peers[0].endpoint.as_ref().unwrap().to_string(),
+            "[fd00::1]:1"
+        );
+        assert_eq!(parse("", "t").unwrap(), Config::default());
+        assert_eq!(parse("# only a comment", "t").unwrap(), Config::default());
+    }
+
+    #[test]
+    fn display_is_file_line_col_message_line_and_caret() {
+        let e = err("[Interface]\n\tMTU = 99999\n");
+        assert_eq!(
+            e.to_string(),
+            "t.conf:2:8: `MTU`: expected an MTU from 0 to 65535, found `99999`\n    \tMTU = 99999\n    \t      ^"
+        );
+    }
+
+    #[test]
+    fn io_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("missing.conf");
+        let e = parse_file(&path).unwrap_err();
+        assert_eq!((e.line, e.col), (0, 0));
+        assert!(matches!(
+            e.kind,
+            ParseErrorKind::Io {
+                kind: std::io::ErrorKind::NotFound,
+                ..
+            }
+        ));
+        assert!(e
+            .to_string()
+            .starts_with(&format!("{}: cannot read", path.display())));
+    }
+
+    #[test]
+    fn not_utf8() {
+        let e = parse_bytes(b"[Interface]\nMTU = 14\xff0\n", "t.conf").unwrap_err();
+        assert_eq!((e.line, e.col, &e.kind), (2, 9, &ParseErrorKind::NotUtf8));
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("bin.conf");
+        std::fs::write(&path, b"\xc3(").unwrap();
+        let e = parse_file(&path).unwrap_err();
+        assert_eq!((e.line, e.col, e.kind), (1, 1, ParseErrorKind::NotUtf8));
+    }
+
+    #[test]
+    fn structural_errors() {
+        use ParseErrorKind as K;
+        assert!(err(&format!("[Interface]\nPublicKey = {PUB}"))
+            .to_string()
+            .contains("`PublicKey` belongs in [Peer], not in [Interface]"));
+        assert_eq!(
+            at("MTU = 1420\n"),
+            (1, 1, K::OutsideSection { key: "MTU".into() })
+        );
+        assert_eq!(
+            at("[Interfaces]"),
+            (
+                1,
+                2,
+                K::UnknownSection {
+                    name: "Interfaces".into()
+                }
+            )
+        );
+        assert_eq!(at("  [Peer"), (1, 3, K::BadSectionHeader));
+        assert_eq!(at("[Peer] x = 1"), (1, 7, K::BadSectionHeader));
+        assert_eq!(
+            at("[Interface]\n[interface]"),
+            (2, 1, K::DuplicateInterface { first_line: 1 })
+        );
+        assert_eq!(at("[Interface]\nMTU 1420"), (2, 1, K::NotKeyValue));
+        assert_eq!(at("[Interface]\n  = 5"), (2, 3, K::NotKeyValue));
+        assert_eq!(
+            at("[Interface]\n  Jc = 4"),
+            (
+                2,
+                3,
+                K::UnknownKey {
+                    section: "Interface",
+                    key: "Jc".into()
+                }
+            )
+        );
+        assert_eq!(
+            at(&format!("[Interface]\nPublicKey = {PUB}")),
+            (
+                2,
+                1,
+                K::WrongSection {
+                    key: "PublicKey",
+                    expected: "Peer"
+                }
+            )
+        );
+        assert_eq!(
+            at("[Interface]\nPrivateKey = # paste it here"),
+            (2, 14, K::EmptyValue { key: "PrivateKey" })
+        );
+        assert_eq!(
+            at("[Interface]\nPreDown ="),
+            (2, 10, K::EmptyValue { key: "PreDown" })
+        );
+        assert_eq!(
+            at("[Interface]\nMTU = 1\n mtu = 2"),
+            (
+                3,
+                2,
+                K::DuplicateKey {
+                    key: "MTU",
+                    first_line: 2
+                }
+            )
+        );
+        assert_eq!(
+            at("[Interface]\n\n  [Peer]\nAllowedIPs = 10.0.0.0/8\n[Peer]"),
+            (3, 3, K::MissingPublicKey)
+        );
+        assert_eq!(
+            at(&format!(
+                "[Peer]\nPublicKey = {PUB}\n\n[Peer]\nPublicKey =  {PUB}"
+            )),
+            (5, 14, K::DuplicatePeer { first_line: 1 })
+        );
+        assert_eq!(
+            at(&format!("[Peer]\nPublicKey = {PUB}\nPublicKey = {PUB2}")),
+            (
+                3,
+                1,
+                K::DuplicateKey {
+                    key: "PublicKey",
+                    first_line: 2
+                }
+            )
+        );
+    }
+
+    #[test]
+    fn invalid_keys() {
+        let e = err("[Peer]\nPublicKey = \"abc\"");
+        assert_eq!((e.line, e.col), (2, 13));
+        assert!(matches!(
+            &e.kind,
+            ParseErrorKind::InvalidKey { key: "PublicKey", reason } if reason.contains("quotes")
+        ));
+        let e = err("[Interface]\nPrivateKey = l0lth1s1sd3f1n1t3lybr0k3n=");
+        assert!(e.to_string().contains("found 26 characters"), "{e}");
+        // 44 characters, but the last one leaves non-zero trailing bits: not canonical base64.
+        let e = err(&format!("[Peer]\nPublicKey = {}", PUB.replace("w=", "x=")));
+        assert!(e.to_string().contains("exactly 32 bytes"), "{e}");
+    }
+
+    #[test]
+    fn invalid_values() {
+        invalid_at(
+            "[Interface]\nListenPort = 70000",
+            2,
+            14,
+            "ListenPort",
+            "70000",
+        );
+        invalid_at("[Interface]\nListenPort = +5", 2, 14, "ListenPort", "+5");
+        invalid_at("[Interface]\nFwMark = 0xZZ", 2, 10, "FwMark", "0xZZ");
+        invalid_at(
+            "[Interface]\nFwMark = 0x100000000",
+            2,
+            10,
+            "FwMark",
+            "32 bits",
+        );
+        invalid_at(
+            "[Interface]\nAddress = 10.0.0.1/24, 10.0.0.300",
+            2,
+            24,
+            "Address",
+            "10.0.0.300",
+        );
+        invalid_at(
+            "[Interface]\nAddress = 10.0.0.1/33",
+            2,
+            11,
+            "Address",
+            "/33",
+        );
+        invalid_at(
+            "[Interface]\nAddress = 10.0.0.1/24,",
+            2,
+            23,
+            "Address",
+            "empty",
+        );
+        invalid_at("[Interface]\nDNS = 1.1.1.1, 1.2.3", 2, 16, "DNS", "`1.2.3`");
+        invalid_at("[Interface]\nDNS = fe80::1%eth0", 2, 7, "DNS", "fe80");
+        invalid_at("[Interface]\nDNS = a/b", 2, 7, "DNS", "search domain");
+        invalid_at("[Interface]\nMTU = lots", 2, 7, "MTU", "lots");
+        invalid_at("[Interface]\nTable = 99999999999", 2, 9, "Table", "32 bits");
+        invalid_at("[Interface]\nTable = my table", 2, 9, "Table", "my table");
+        invalid_at("[Interface]\nSaveConfig = yes", 2, 14, "SaveConfig", "yes");
+        let peer = format!("[Peer]\nPublicKey = {PUB}\n");
+        let ep = |v: &str| format!("{peer}Endpoint = {v}");
+        invalid_at(&ep("1.2.3.4"), 3, 19, "Endpoint", ":port");
+        invalid_at(&ep("1.2.3.4:"), 3, 20, "Endpoint", "port");
+        invalid_at(&ep("1.2.3.4:65536"), 3, 20, "Endpoint", "65536");
+        invalid_at(&ep("host:https"), 3, 17, "Endpoint", "https");
+        invalid_at(&ep("[fd00::1:51820"), 3, 12, "Endpoint", "`]`");
+        invalid_at(&ep("[fd00::1]51820"), 3, 21, "Endpoint", "`:port`");
+        invalid_at(&ep("[ipv6 here]:1"), 3, 13, "Endpoint", "ipv6 here");
+        invalid_at(&ep("fd00::zz:51820"), 3, 12, "Endpoint", "IPv6");
+        invalid_at(&ep("1.2.3:51820"), 3, 12, "Endpoint", "IPv4");
+        invalid_at(&ep("a b:1"), 3, 12, "Endpoint", "host name");
+        invalid_at(
+            &format!("{peer}AllowedIPs = 10.0.0.0/8, 192.168.2.???/32"),
+            3,
+            26,
+            "AllowedIPs",
+            "???",
+        );
+        invalid_at(
+            &format!("{peer}PersistentKeepalive = 1m"),
+            3,
+            23,
+            "PersistentKeepalive",
+            "seconds",
+        );
+    }
+
+    /// A private key with a typo must never reach the error text, whatever the error is.
+    #[test]
+    fn near_valid_secrets_never_appear_in_errors() {
+        let typo = "yAnz5TF+lXXJte14tji3zlMNq+hd2rYUIgJBgB3fBmk!"; // one character off
+        let short = "yAnz5TF+lXXJte14tji3zlMNq+hd2rYUIgJBgB3fBm="; // one character missing
+        let cases = [
+            format!("[Interface]\nPrivateKey = {typo}"),
+            format!("[Interface]\nPrivateKey = {short} # mine"),
+            format!("[Interface]\n  privatekey={short}"),
+            format!("[Peer]\nPublicKey = {PUB}\nPresharedKey = {short}"),
+            format!("[Interface]\nPrivateKey = \"{PRIV}\""),
+            format!("[Interface]\nPrivateKey = # {PRIV}"),
+            format!("[Interface]\nPrivateKey = {PRIV}\nPrivateKey = {PRIV}"),
+            format!("[Interface]\nPrivatKey = {PRIV}"),
+            format!("[Interface]\nPrivateKey {PRIV}"),
+            format!("[Interface]\n{PRIV}"),
+            format!("[Interface]\n{}", PRIV.trim_end_matches('=')),
+            format!("PrivateKey = {PRIV}"),
+            format!("[Peer]\nPresharedKey = {PRIV}\npresharedkey = {PRIV}\n"),
+            format!("[Peer]\nAllowedIPs = {PRIV}\n"),
+        ];
+        for text in &cases {
+            let e = err(text);
+            for shown in [e.to_string(), format!("{e:?}")] {
+                for secret in [typo, short, PRIV, &PRIV[..40]] {
+                    assert!(
+                        !shown.contains(secret),
+                        "secret shown for {text:?}:\n{shown}"
+                    );
+                }
+                assert!(shown.contains("<redacted>"), "{shown}");
+            }
+        }
+    }
 }
