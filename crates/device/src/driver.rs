@@ -205,6 +205,20 @@ impl Shared {
         }
     }
 
+    fn stats(&self) -> DeviceStats {
+        let (peers, drops) = {
+            let core = self.core();
+            (core.stats().collect(), core.drop_counters().clone())
+        };
+        DeviceStats {
+            interface: self.tun.name().to_owned(),
+            listen_port: self.udp.port(),
+            peers,
+            drops,
+            io: self.counters.snapshot(),
+        }
+    }
+
     /// Reports a fatal error and stops everything.
     fn fail(&self, error: DeviceError) {
         tracing::error!("{error}");
@@ -213,6 +227,27 @@ impl Shared {
         });
         self.stop.store(true, Ordering::Relaxed);
         self.stop_notify.notify_waiters();
+    }
+}
+
+/// Reads a running [`Device`]'s counters from anywhere (see [`Device::handle`]).
+#[derive(Clone)]
+pub struct DeviceHandle {
+    shared: Arc<Shared>,
+}
+
+impl std::fmt::Debug for DeviceHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DeviceHandle")
+            .field("interface", &self.shared.tun.name())
+            .finish()
+    }
+}
+
+impl DeviceHandle {
+    /// A snapshot of the counters.
+    pub fn stats(&self) -> DeviceStats {
+        self.shared.stats()
     }
 }
 
@@ -251,6 +286,7 @@ impl Device {
             port = udp.port(),
             gso_segments = udp.max_gso_segments(),
             gro_segments = udp.gro_segments(),
+            tun_offload = tun.offload(),
             "device started"
         );
         let (core_events, core_events_rx) = mpsc::unbounded_channel();
@@ -316,16 +352,14 @@ impl Device {
 
     /// A snapshot of the counters.
     pub fn stats(&self) -> DeviceStats {
-        let (peers, drops) = {
-            let core = self.shared.core();
-            (core.stats().collect(), core.drop_counters().clone())
-        };
-        DeviceStats {
-            interface: self.shared.tun.name().to_owned(),
-            listen_port: self.shared.udp.port(),
-            peers,
-            drops,
-            io: self.shared.counters.snapshot(),
+        self.shared.stats()
+    }
+
+    /// A cheap, clonable handle that reads the counters (for a status server) without owning
+    /// the device.
+    pub fn handle(&self) -> DeviceHandle {
+        DeviceHandle {
+            shared: Arc::clone(&self.shared),
         }
     }
 
@@ -367,14 +401,23 @@ impl Drop for Device {
 
 /// TUN → core → UDP.
 fn encrypt_loop(sh: &Shared) {
+    let vnet = sh.tun.vnet();
     let mtu_slot = usize::from(sh.tun.mtu()).max(1280) + 64;
-    // Packets are packed back to back; a read always has MAX_PACKET of room.
-    let mut inbuf = vec![0u8; BATCH * mtu_slot + MAX_PACKET];
+    // Packets are packed back to back; a read (or the segments of a TSO read) always has room.
+    let room = MAX_PACKET + 8192;
+    let mut inbuf = vec![0u8; BATCH * mtu_slot + 2 * room];
+    // One raw read with its virtio_net_hdr, before segmentation.
+    let mut raw = if vnet {
+        vec![0u8; MAX_PACKET + crate::offload::VNET_HDR_LEN]
+    } else {
+        Vec::new()
+    };
     // Encrypted datagrams, back to back, plus room for what poll_transmit drains.
     let reserve = MAX_PACKET + 256;
-    let mut outbuf = vec![0u8; inbuf.len() + BATCH * 64 + 4 * reserve];
-    let mut packets: Vec<(usize, usize)> = Vec::with_capacity(BATCH);
+    let mut outbuf = vec![0u8; 2 * inbuf.len() + 4 * reserve];
+    let mut packets: Vec<(usize, usize)> = Vec::with_capacity(4 * BATCH);
     let mut batcher = Batcher::new(sh.udp.max_gso_segments());
+    let mut bad_reads: u64 = 0;
 
     while !sh.stopping() {
         match sh.tun.wait_readable(STOP_POLL) {
@@ -390,9 +433,23 @@ fn encrypt_loop(sh: &Shared) {
         }
         packets.clear();
         let mut pos = 0;
-        while packets.len() < BATCH && pos + MAX_PACKET <= inbuf.len() {
-            match sh.tun.recv(&mut inbuf[pos..]) {
+        while packets.len() < BATCH && pos + room <= inbuf.len() {
+            let read = if vnet {
+                sh.tun.recv(&mut raw)
+            } else {
+                sh.tun.recv(&mut inbuf[pos..])
+            };
+            match read {
                 Ok(0) => break,
+                Ok(n) if vnet => {
+                    let Some(r) = raw.get(..n) else { continue };
+                    if let Err(e) = crate::offload::split(r, &mut inbuf, &mut pos, &mut packets) {
+                        bad_reads += 1;
+                        if bad_reads.is_power_of_two() {
+                            tracing::debug!("TUN read not segmentable ({bad_reads} so far): {e:?}");
+                        }
+                    }
+                }
                 Ok(n) => {
                     packets.push((pos, n));
                     pos += n;
@@ -416,6 +473,9 @@ fn encrypt_loop(sh: &Shared) {
             let mut core = sh.core();
             let now = Instant::now();
             for &(start, len) in &packets {
+                if outbuf.len() - cursor < len + 64 + reserve {
+                    break;
+                }
                 let packet = &inbuf[start..start + len];
                 let out = &mut outbuf[cursor..];
                 let base = out.as_ptr() as usize;
@@ -460,9 +520,15 @@ fn decrypt_loop(sh: &Shared) {
     let slots = quinn_udp::BATCH_SIZE.max(1);
     let mut inbuf = vec![0u8; slots * SLOT];
     let mut meta = vec![RecvMeta::default(); slots];
-    // Decrypted packets are never longer than their datagram.
+    // Decrypted packets are never longer than their datagram; each may need a virtio_net_hdr
+    // in front.
+    let hdr = if sh.tun.vnet() {
+        crate::offload::VNET_HDR_LEN
+    } else {
+        0
+    };
     let reserve = MAX_PACKET + 256;
-    let mut tunbuf = vec![0u8; inbuf.len() + reserve];
+    let mut tunbuf = vec![0u8; 2 * inbuf.len() + reserve];
     let mut packets: Vec<(usize, usize)> = Vec::with_capacity(slots * 64);
     let mut txbuf = vec![0u8; 8 * reserve];
     let mut batcher = Batcher::new(sh.udp.max_gso_segments());
@@ -513,14 +579,18 @@ fn decrypt_loop(sh: &Shared) {
                 let stride = if m.stride == 0 { msg.len() } else { m.stride };
                 for datagram in msg.chunks(stride.max(1)) {
                     datagrams += 1;
-                    let out = &mut tunbuf[cursor..];
+                    if tunbuf.len() - cursor < hdr + datagram.len() + reserve {
+                        break;
+                    }
+                    let out = &mut tunbuf[cursor + hdr..];
                     let base = out.as_ptr() as usize;
                     match core.handle_udp_datagram(m.addr, datagram, out, now) {
                         UdpOutcome::TunPacket(p) => {
                             let off = (p.as_ptr() as usize).wrapping_sub(base);
                             let n = p.len();
-                            packets.push((cursor + off, n));
-                            cursor += off + n;
+                            // The packet with its (zeroed) header in front.
+                            packets.push((cursor + off, hdr + n));
+                            cursor += off + hdr + n;
                         }
                         UdpOutcome::Reply { dst, datagram } => {
                             replies.push((dst, datagram.to_vec()));
@@ -535,6 +605,8 @@ fn decrypt_loop(sh: &Shared) {
         add(&sh.counters.udp_rx_datagrams, datagrams);
 
         for &(start, len) in &packets {
+            // "No offload, checksum valid": a zero virtio_net_hdr.
+            tunbuf[start..start + hdr].fill(0);
             write_tun(sh, &tunbuf[start..start + len]);
         }
         for (dst, datagram) in &replies {

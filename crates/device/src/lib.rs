@@ -32,11 +32,12 @@
 mod batch;
 mod driver;
 mod error;
+mod offload;
 mod sys;
 mod tun;
 mod udp;
 
-pub use driver::{Device, DeviceConfig, DeviceEvent, DeviceStats, IoCounters, BATCH};
+pub use driver::{Device, DeviceConfig, DeviceEvent, DeviceHandle, DeviceStats, IoCounters, BATCH};
 pub use error::DeviceError;
 pub use tun::{valid_interface_name, TunDevice, DEFAULT_MTU};
 pub use udp::SOCKET_BUFFER;
