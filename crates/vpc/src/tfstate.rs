@@ -896,7 +896,14 @@ struct AwsInstance {
 
 #[derive(Deserialize, Default)]
 #[serde(default)]
+struct SubnetMapping {
+    private_ipv4_address: S,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
 struct AwsLb {
+    subnet_mapping: Blocks<SubnetMapping>,
     id: S,
     arn: S,
     name: S,
@@ -1500,6 +1507,12 @@ impl Builder {
         let Some(id) = a.arn.0.or(a.id.0) else {
             return self.missing_id("aws_lb");
         };
+        let mut ip = None;
+        for m in &a.subnet_mapping.0 {
+            if ip.is_none() {
+                ip = self.ip(&m.private_ipv4_address.0, &id);
+            }
+        }
         let lb = LoadBalancer {
             name: a.name.0.unwrap_or_else(|| name_or(&a.tags.0, &id)),
             region: arn_region(&Some(id.clone())),
@@ -1509,7 +1522,7 @@ impl Builder {
             subnets: a.subnets.0,
             internal: a.internal,
             kind: a.load_balancer_type.0,
-            ip: None,
+            ip,
             dns_name: a.dns_name.0,
             listeners: Vec::new(),
             targets: Vec::new(),
