@@ -295,7 +295,17 @@ fn redact(raw: &str, off: usize) -> (String, usize) {
         }
         if matches!(Field::lookup(&key), Some(Field::PublicKey)) {
             let caret = raw.get(..off).map_or(1, |s| s.chars().count() + 1);
-            return (raw.to_string(), caret);
+            let shown = raw
+                .chars()
+                .map(|c| {
+                    if c.is_control() && c != '\t' {
+                        '\u{fffd}'
+                    } else {
+                        c
+                    }
+                })
+                .collect();
+            return (shown, caret);
         }
     }
     scrub(raw, off)
@@ -339,7 +349,12 @@ fn scrub(raw: &str, off: usize) -> (String, usize) {
                 shown_chars += run.chars().count();
             }
         } else {
-            shown.push(c);
+            // No terminal control sequences from a hostile file into the user's terminal.
+            shown.push(if c.is_control() && c != '\t' {
+                '\u{fffd}'
+            } else {
+                c
+            });
             shown_chars += 1;
             chars.next();
         }
@@ -1191,6 +1206,13 @@ mod tests {
             e.to_string(),
             "t.conf:2:8: `MTU`: expected an MTU from 0 to 65535, found `99999`\n    \tMTU = 99999\n    \t      ^"
         );
+    }
+
+    #[test]
+    fn control_characters_are_not_echoed() {
+        let e = err("[Interface]\nMTU = \x1b[31mred");
+        assert_eq!((e.line, e.col), (2, 7));
+        assert!(!e.to_string().contains('\x1b'), "{e:?}");
     }
 
     #[test]
