@@ -24,7 +24,6 @@ use crate::key::{Key, Secret};
 use crate::model::{Config, DnsEntry, Endpoint, Host, Interface, Peer, Table};
 use ipnet::IpNet;
 use std::collections::HashMap;
-use std::fmt;
 use std::net::IpAddr;
 use std::path::Path;
 
@@ -32,7 +31,8 @@ use std::path::Path;
 ///
 /// `Display` renders `file:line:col: what is wrong`, then the offending line (secrets redacted)
 /// and a caret under the column.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{}", self.render())]
 pub struct ParseError {
     /// The file name shown in messages.
     pub file: String,
@@ -48,21 +48,22 @@ pub struct ParseError {
     caret_col: usize,
 }
 
-impl std::error::Error for ParseError {}
-
-impl fmt::Display for ParseError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+impl ParseError {
+    /// `file:line:col: what`, the shown line, and a caret under the column.
+    fn render(&self) -> String {
         if self.line == 0 {
-            return write!(f, "{}: {}", self.file, self.kind);
+            return format!("{}: {}", self.file, self.kind);
         }
-        write!(f, "{}:{}:{}: {}", self.file, self.line, self.col, self.kind)?;
         let caret: String = self
             .source_line
             .chars()
             .take(self.caret_col.saturating_sub(1))
             .map(|c| if c == '\t' { '\t' } else { ' ' })
             .collect();
-        write!(f, "\n    {}\n    {caret}^", self.source_line)
+        format!(
+            "{}:{}:{}: {}\n    {}\n    {caret}^",
+            self.file, self.line, self.col, self.kind, self.source_line
+        )
     }
 }
 
