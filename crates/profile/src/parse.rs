@@ -9,6 +9,14 @@
 //! * An empty value (`PrivateKey =`, `PreDown =`, `PrivateKey = # paste here`) is an error.
 //! * An empty entry in a comma list (`Address = 10.0.0.1/24,`) is an error.
 //! * Ports (`ListenPort`, `Endpoint`) must be numbers; wg(8) would also look up service names.
+//!   Numbers are plain decimal digits (`FwMark` also `0x` hex, as wg(8) reads it).
+//! * Host names (`Endpoint`) and search domains (`DNS`) are limited to ASCII letters, digits,
+//!   `-`, `_` and `.`; a dotted-digits host that is not an IPv4 address is an error.
+//! * `Table = Auto` / `OFF` are read as `auto` / `off` (wg-quick compares case-sensitively and
+//!   would pass them to ip(8) as table names, which fails).
+//!
+//! A file with no sections at all (empty, or only comments) is the default [`Config`]; a file
+//! without `[Interface]` has a default interface, as `wg setconf` allows.
 //!
 //! The lexical rules are wg-quick's: `#` starts a comment anywhere on a line, keys and section
 //! names are case-insensitive, whitespace around keys, `=` and values is ignored, CRLF line
