@@ -78,3 +78,96 @@ fn join<T: std::fmt::Display>(items: &[T]) -> String {
     }
     s
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{DnsEntry, Endpoint, Host, Interface, Peer, Table};
+    use crate::{Key, Secret};
+
+    #[test]
+    fn empty_config_is_an_interface_header() {
+        assert_eq!(write(&Config::default()), "[Interface]\n");
+    }
+
+    #[test]
+    fn every_field_in_wg_quick_spelling_and_order() {
+        let config = Config {
+            interface: Interface {
+                private_key: Some(Secret::from_bytes([1; 32])),
+                listen_port: Some(51820),
+                fwmark: Some(0x30),
+                addresses: vec![
+                    "10.0.0.2/24".parse().unwrap(),
+                    "fd00::2/64".parse().unwrap(),
+                ],
+                dns: vec![
+                    DnsEntry::Server("1.1.1.1".parse().unwrap()),
+                    DnsEntry::Search("corp".into()),
+                ],
+                mtu: Some(1420),
+                table: Some(Table::Named("vpn".into())),
+                pre_up: vec!["a".into()],
+                post_up: vec!["b; c".into(), "d".into()],
+                pre_down: vec!["e".into()],
+                post_down: vec!["f".into()],
+                save_config: Some(false),
+            },
+            peers: vec![
+                Peer {
+                    public_key: Key([2; 32]),
+                    preshared_key: Some(Secret::from_bytes([3; 32])),
+                    allowed_ips: vec!["0.0.0.0/0".parse().unwrap(), "::/0".parse().unwrap()],
+                    endpoint: Some(Endpoint {
+                        host: Host::Ip("2001:db8::1".parse().unwrap()),
+                        port: 51820,
+                    }),
+                    persistent_keepalive: Some(25),
+                },
+                Peer {
+                    public_key: Key([4; 32]),
+                    preshared_key: None,
+                    allowed_ips: vec![],
+                    endpoint: Some(Endpoint {
+                        host: Host::Name("vpn.example.com".into()),
+                        port: 1,
+                    }),
+                    persistent_keepalive: None,
+                },
+            ],
+        };
+        let one = Secret::from_bytes([1; 32]).expose_base64();
+        let three = Secret::from_bytes([3; 32]).expose_base64();
+        let expected = format!(
+            "[Interface]\n\
+             PrivateKey = {one}\n\
+             Address = 10.0.0.2/24, fd00::2/64\n\
+             ListenPort = 51820\n\
+             FwMark = 0x30\n\
+             DNS = 1.1.1.1, corp\n\
+             MTU = 1420\n\
+             Table = vpn\n\
+             PreUp = a\n\
+             PostUp = b; c\n\
+             PostUp = d\n\
+             PreDown = e\n\
+             PostDown = f\n\
+             SaveConfig = false\n\
+             \n\
+             [Peer]\n\
+             PublicKey = {}\n\
+             PresharedKey = {three}\n\
+             AllowedIPs = 0.0.0.0/0, ::/0\n\
+             Endpoint = [2001:db8::1]:51820\n\
+             PersistentKeepalive = 25\n\
+             \n\
+             [Peer]\n\
+             PublicKey = {}\n\
+             Endpoint = vpn.example.com:1\n",
+            Key([2; 32]),
+            Key([4; 32]),
+        );
+        assert_eq!(write(&config), expected);
+        assert_eq!(crate::parse::parse(&expected, "w").unwrap(), config);
+    }
+}
