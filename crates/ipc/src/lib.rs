@@ -44,11 +44,11 @@ pub const DEFAULT_SOCKET: &str = "/run/gatehouse/gatehouse.sock";
 /// The group whose members may talk to the daemon (besides root).
 pub const GROUP: &str = "gatehouse";
 
-/// What a caller who may not use the daemon is told.
-pub fn access_hint(socket: &str) -> String {
+/// What a caller who may not use the daemon is told (`group` is normally [`GROUP`]).
+pub fn access_hint(socket: &str, group: &str) -> String {
     format!(
-        "only root and members of the group `{GROUP}` may use the Gatehouse service at {socket}; \
-         to get access run `sudo usermod -aG {GROUP} $USER`, then log out and in again (the new \
+        "only root and members of the group `{group}` may use the Gatehouse service at {socket}; \
+         to get access run `sudo usermod -aG {group} $USER`, then log out and in again (the new \
          group applies to new login sessions)"
     )
 }
