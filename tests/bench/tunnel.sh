@@ -233,8 +233,7 @@ gatehouse_log_handshake() {
 import re, sys
 from datetime import datetime
 ts = re.compile(r'(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?)')
-first = hs = None
-firstline = hsline = ""
+first = up = hs = None
 for line in open(sys.argv[1], errors="replace"):
     line = re.sub(r'\x1b\[[0-9;]*m', '', line)
     m = ts.search(line)
@@ -246,14 +245,20 @@ for line in open(sys.argv[1], errors="replace"):
         t = a + '.' + (b + '000000')[:6]
     t = datetime.fromisoformat(t)
     if first is None:
-        first, firstline = t, line.strip()
+        first = t
+    if up is None and ' up: ' in line:
+        up = t
     if 'handshake' in line.lower():
-        hs, hsline = t, line.strip()
+        hs = t
         break
-if first is not None and hs is not None:
-    print(f"log: {(hs - first).total_seconds() * 1000:.1f} ms from '{firstline[:60]}' to '{hsline[:60]}'")
-else:
+ms = lambda a, b: f"{(b - a).total_seconds() * 1000:.1f} ms"
+if hs is None:
     print("log: no timestamped handshake line")
+else:
+    out = [f"log: first line (device started) → handshake {ms(first, hs)}"]
+    if up is not None:
+        out.append(f"'up:' (host configured) → handshake {ms(up, hs)}")
+    print(", ".join(out))
 EOF
 }
 
