@@ -2,7 +2,7 @@
 //!
 //! * [`model`]: the data of a wg-quick `.conf` file ([`Config`], [`Interface`], [`Peer`]).
 //! * [`key`]: 32-byte Curve25519 keys, base64 in text, secrets redacted in `Debug`.
-//! * [`parse`] / [`write`]: the wg-quick text format, with `file:line:col` errors.
+//! * [`parse`] / [`mod@write`]: the wg-quick text format, with `file:line:col` errors.
 //! * [`store`]: profiles on disk (no secrets), [`secrets`]: keys in the OS keyring or a vault.
 //! * [`qr`]: QR codes in and out.
 
