@@ -355,17 +355,19 @@ for p in order:
 gh = [p for p in order if p.startswith("gh-")]
 if gh:
     print()
-    print("Ratios gatehouse / other pair (throughput; > 1 means gatehouse is faster)")
-    print(f"{'':<18}" + "".join(f"{c:>{w}}" for c in cols))
+    print("Ratios gatehouse / other pair (throughput; > 1 means gatehouse is faster;")
+    print("* = same server implementation, the like-for-like comparison)")
+    print(f"{'':<20}" + "".join(f"{c:>{w}}" for c in cols))
     for g in gh:
         for p in order:
-            if p == g:
+            if p.startswith("gh-"):
                 continue
             cells = []
             for c in cols:
                 a, b = med.get((g, c), 0), med.get((p, c), 0)
                 cells.append(f"{a / b:>{w}.2f}" if b > 0 else f"{'-':>{w}}")
-            print(f"{g + ' / ' + p:<18}" + "".join(cells))
+            same = "*" if p.split("-")[1] == g.split("-")[1] else " "
+            print(f"{same}{g + ' / ' + p:<19}" + "".join(cells))
 EOF
   echo
   echo "Handshake: interface configured → first ping reply through the tunnel (ms)"
