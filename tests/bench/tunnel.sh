@@ -255,9 +255,9 @@ ms = lambda a, b: f"{(b - a).total_seconds() * 1000:.1f} ms"
 if hs is None:
     print("log: no timestamped handshake line")
 else:
-    out = [f"log: first line (device started) → handshake {ms(first, hs)}"]
+    out = [f"log: device started → handshake line {ms(first, hs)}"]
     if up is not None:
-        out.append(f"'up:' (host configured) → handshake {ms(up, hs)}")
+        out.append(f"'up:' (host configured) → handshake line {ms(up, hs)}")
     print(", ".join(out))
 EOF
 }
@@ -370,7 +370,9 @@ if gh:
             print(f"{same}{g + ' / ' + p:<19}" + "".join(cells))
 EOF
   echo
-  echo "Handshake: interface configured → first ping reply through the tunnel (ms)"
+  echo "Handshake: round trip of the first ping through a fresh tunnel (the clients start the handshake"
+  echo "on the first packet, so it holds handshake + one round trip; process start-up is not in it)."
+  echo "gatehouse's log times are from its own lines, and include the wait for that first packet."
   for i in "${!ACTIVE[@]}"; do
     printf '%-10s %8s ms  %s\n' "${ACTIVE[$i]}" "${HS_MS[$i]}" "${HS_NOTE[$i]}"
   done
