@@ -741,7 +741,17 @@ async fn serve_status(stream: tokio::net::UnixStream, ctx: &StatusContext) -> st
 
 /// Asks one socket for its status; `None` when nobody answers (stale socket).
 fn query(path: &Path) -> Option<TunnelStatus> {
-    let mut stream = std::os::unix::net::UnixStream::connect(path).ok()?;
+    let mut stream = match std::os::unix::net::UnixStream::connect(path) {
+        Ok(s) => s,
+        Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
+            eprintln!(
+                "note: cannot query {}: permission denied (the tunnel runs as another user; try sudo)",
+                path.display()
+            );
+            return None;
+        }
+        Err(_) => return None,
+    };
     stream.set_read_timeout(Some(Duration::from_secs(3))).ok()?;
     stream
         .set_write_timeout(Some(Duration::from_secs(3)))
