@@ -577,6 +577,13 @@ fn decrypt_loop(sh: &Shared) {
                 let Some(msg) = inbuf.get(i * SLOT..i * SLOT + m.len.min(SLOT)) else {
                     continue;
                 };
+                if msg.is_empty() {
+                    // An empty datagram: the core counts it as malformed.
+                    datagrams += 1;
+                    let out = &mut tunbuf[cursor + hdr..];
+                    let _ = core.handle_udp_datagram(m.addr, msg, out, now);
+                    continue;
+                }
                 let stride = if m.stride == 0 { msg.len() } else { m.stride };
                 for datagram in msg.chunks(stride.max(1)) {
                     datagrams += 1;
@@ -734,4 +741,107 @@ fn on_event(sh: &Arc<Shared>, ev: Event) {
         Event::Error { error, .. } => tracing::debug!("peer error: {error}"),
     }
     let _ = sh.events.send(DeviceEvent::Tunnel(ev));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use gatehouse_tunnel::{Endpoint, PeerConfig, TunnelConfig};
+    use std::net::UdpSocket;
+
+    /// Runs `f` on a thread of its own inside a fresh network namespace (`lo` up). `None` when
+    /// that is not allowed (not root): the caller then skips, saying so.
+    fn in_private_netns<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Option<T> {
+        std::thread::spawn(move || {
+            // SAFETY: unshare only changes this thread's namespace membership.
+            if unsafe { libc::unshare(libc::CLONE_NEWNET) } != 0 {
+                return None;
+            }
+            let up = std::process::Command::new("ip")
+                .args(["link", "set", "lo", "up"])
+                .status()
+                .is_ok_and(|s| s.success());
+            up.then(f)
+        })
+        .join()
+        .ok()
+        .flatten()
+    }
+
+    #[test]
+    fn hostile_datagrams_are_counted_and_the_device_keeps_running() {
+        let outcome = in_private_netns(|| {
+            let tun = TunDevice::create(Some("ghtest%d"), 1420).expect("TUN in a private netns");
+            let config = TunnelConfig {
+                private_key: [7; 32],
+                peers: vec![PeerConfig {
+                    // The X25519 base point: a valid public key nobody here holds.
+                    public_key: {
+                        let mut k = [0u8; 32];
+                        k[0] = 9;
+                        k
+                    },
+                    preshared_key: None,
+                    allowed_ips: vec!["10.77.0.0/24".parse().expect("net")],
+                    endpoint: Some(Endpoint::Addr("127.0.0.1:9".parse().expect("addr"))),
+                    persistent_keepalive: None,
+                }],
+            };
+            let tunnel = Tunnel::new(config, Instant::now()).expect("tunnel");
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
+            rt.block_on(async {
+                let device = Device::start(tun, tunnel, DeviceConfig::default()).expect("start");
+                let mut events = device.subscribe();
+                let port = device.listen_port();
+                let sock = UdpSocket::bind("127.0.0.1:0").expect("bind");
+                let mut sent = 0u64;
+                for i in 0..2000usize {
+                    let len = [0, 1, 4, 32, 148, 92, 64, 1500, 65_000][i % 9];
+                    let mut d: Vec<u8> = (0..len).map(|j| (i * 31 + j * 7) as u8).collect();
+                    if let Some(first) = d.first_mut() {
+                        *first = (i % 6) as u8; // message types 0..=5, valid and not
+                    }
+                    if sock.send_to(&d, ("127.0.0.1", port)).is_ok() {
+                        sent += 1;
+                    }
+                    if i % 50 == 49 {
+                        tokio::time::sleep(Duration::from_millis(2)).await;
+                    }
+                }
+                // Let the decrypt thread drain the socket.
+                let deadline = std::time::Instant::now() + Duration::from_secs(10);
+                while device.stats().io.udp_rx_datagrams < sent
+                    && std::time::Instant::now() < deadline
+                {
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+                let stats = device.stats();
+                let stopped = device.is_stopped()
+                    || matches!(events.try_recv(), Ok(DeviceEvent::Stopped { .. }));
+                device.shutdown().await;
+                (sent, stats, stopped)
+            })
+        });
+        let Some((sent, stats, stopped)) = outcome else {
+            eprintln!("SKIPPED: needs root (a private network namespace and a TUN device)");
+            return;
+        };
+        assert!(!stopped, "hostile datagrams stopped the device");
+        // The kernel may drop some when the machine is busy (socket buffer full); the driver
+        // must look at what arrives and count each as dropped.
+        let got = stats.io.udp_rx_datagrams;
+        assert!(
+            got * 10 >= sent * 9,
+            "only {got} of {sent} datagrams were looked at"
+        );
+        assert!(
+            stats.drops.total() >= got,
+            "every hostile datagram is counted as dropped: {:?}",
+            stats.drops
+        );
+        assert_eq!(stats.io.tun_tx_packets, 0, "nothing reached the TUN device");
+    }
 }
