@@ -6,7 +6,7 @@ use std::io;
 #[derive(Debug, thiserror::Error)]
 pub enum DeviceError {
     /// Creating or configuring the TUN interface failed (not root? `/dev/net/tun` missing?).
-    #[error("cannot create TUN interface {name:?}: {source}")]
+    #[error("cannot create TUN interface {}: {source}", name.as_deref().unwrap_or("(kernel-chosen name)"))]
     TunCreate {
         /// The interface name asked for (`None`: let the kernel pick one).
         name: Option<String>,
