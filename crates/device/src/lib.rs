@@ -19,6 +19,11 @@
 //!   (up to 64, see `batch`);
 //! * the decrypt side receives with `recvmmsg` (32 messages) and UDP GRO when the kernel
 //!   coalesces;
+//! * TUN offloads (`IFF_VNET_HDR` + `TUNSETOFFLOAD` TSO4/TSO6/CSUM): the kernel's TCP stack hands
+//!   over 64 KiB super-packets that the encrypt side segments itself, and the decrypt side
+//!   coalesces in-order TCP segments of a batch into super-packets before writing them (GRO),
+//!   so both kernels' TCP paths see a few large packets instead of many small ones (`offload`;
+//!   `GATEHOUSE_TUN_OFFLOAD=0` turns this off for comparisons);
 //! * socket buffers of [`SOCKET_BUFFER`] bytes (`SO_RCVBUFFORCE`/`SO_SNDBUFFORCE` as root), the
 //!   first cure for the receive-buffer overflows that bound userspace WireGuard on Linux.
 //!
