@@ -16,13 +16,13 @@ step "cargo fmt --check"
 cargo fmt --all --check
 
 step "cargo clippy"
-cargo clippy --workspace --all-targets --locked -- -D warnings
+cargo clippy --workspace --all-targets -- -D warnings
 
 step "build the gatehouse binary"
-cargo build --locked -p gatehouse-cli
+cargo build -p gatehouse-cli
 
 step "tunnel core with the fake clock"
-cargo test --locked -p gatehouse-tunnel --features mock-clock
+cargo test -p gatehouse-tunnel --features mock-clock
 
 if [ "$(id -u)" -eq 0 ]; then
   export GATEHOUSE_E2E_REQUIRE=1
@@ -31,6 +31,6 @@ else
 fi
 
 step "all tests (inside a fresh D-Bus session with an unlocked gnome-keyring)"
-bash scripts/with-keyring.sh cargo test --locked --workspace
+bash scripts/with-keyring.sh cargo test --workspace
 
 step "done in $(( $(date +%s) - start )) s"

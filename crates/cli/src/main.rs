@@ -1,7 +1,9 @@
 //! `gatehouse`: the command line of Gatehouse. Each subcommand lives in its own module and only
 //! parses input, calls the library, and renders the result (text, or JSON with `--json`).
 
+mod daemon_cmd;
 mod profile_cmd;
+mod service_cmd;
 mod tunnel_cmd;
 
 use clap::{Parser, Subcommand};
@@ -22,6 +24,12 @@ enum Command {
     Up(tunnel_cmd::UpArgs),
     /// Show the running tunnels: peers, endpoints, handshake age, bytes.
     Status(tunnel_cmd::StatusArgs),
+    /// Disconnect a profile the Gatehouse service runs.
+    Down(daemon_cmd::DownArgs),
+    /// Run the privileged Gatehouse service (root), or talk to it.
+    Daemon(daemon_cmd::DaemonArgs),
+    /// Install or uninstall the service (systemd unit and the `gatehouse` group).
+    Service(service_cmd::ServiceArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -30,6 +38,9 @@ fn main() -> std::process::ExitCode {
         Command::Profile(args) => profile_cmd::run(args),
         Command::Up(args) => tunnel_cmd::up(args),
         Command::Status(args) => tunnel_cmd::status(args),
+        Command::Down(args) => daemon_cmd::down(args),
+        Command::Daemon(args) => daemon_cmd::run(args),
+        Command::Service(args) => service_cmd::run(args),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
