@@ -2,6 +2,7 @@
 //! parses input, calls the library, and renders the result (text, or JSON with `--json`).
 
 mod daemon_cmd;
+mod demo_cmd;
 mod profile_cmd;
 mod service_cmd;
 mod tunnel_cmd;
@@ -18,6 +19,9 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Start the demo lab (WireGuard gateway + virtual private hosts) and a no-root client
+    /// connected to it; prints the proxy addresses and things to try.
+    Demo(demo_cmd::DemoArgs),
     /// Manage WireGuard profiles: import, export, list, show, rename, delete, keygen, qr.
     Profile(profile_cmd::ProfileArgs),
     /// Connect a profile (or a .conf file) in the foreground; Ctrl-C disconnects.
@@ -35,6 +39,7 @@ enum Command {
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Demo(args) => demo_cmd::run(args),
         Command::Profile(args) => profile_cmd::run(args),
         Command::Up(args) => tunnel_cmd::up(args),
         Command::Status(args) => tunnel_cmd::status(args),

@@ -351,6 +351,7 @@ impl Gateway {
         let Some(flow) = Flow::parse(packet) else {
             return;
         };
+        tracing::trace!(?flow, verdict = %flow.verdict(), "in");
         match flow.verdict() {
             Verdict::Admit => {
                 if self.device.push_rx(packet) {
@@ -394,6 +395,7 @@ impl Gateway {
         let Some(flow) = Flow::parse(packet) else {
             return false;
         };
+        tracing::trace!(?flow, "out");
         if plan::in_net(flow.dst, VPN_POOL) {
             let now = gatehouse_tunnel::Instant::now();
             if let gatehouse_tunnel::TunOutcome::Send { dst, datagram } =

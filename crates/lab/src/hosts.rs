@@ -410,7 +410,7 @@ impl Hosts {
             conn.out.clear();
             conn.out_pos = 0;
             // The peer finished sending and we have nothing more to say: close too.
-            if conn.closing || !s.may_recv() {
+            if conn.closing || s.state() == tcp::State::CloseWait {
                 s.close();
             }
         }
@@ -443,13 +443,24 @@ fn drive_proxy(
     if progress {
         conn.last_activity = now;
     }
-    let (f_may_recv, f_pending) = {
-        let s = sockets.get::<tcp::Socket>(front);
-        (s.may_recv(), s.recv_queue())
+    // The peer sent its FIN (or the connection is gone): nothing more will arrive.
+    let remote_done = |st: tcp::State| {
+        matches!(
+            st,
+            tcp::State::CloseWait
+                | tcp::State::LastAck
+                | tcp::State::Closing
+                | tcp::State::TimeWait
+                | tcp::State::Closed
+        )
     };
-    let (b_state, b_may_recv, b_pending, b_send_queue) = {
+    let (f_state, f_pending) = {
+        let s = sockets.get::<tcp::Socket>(front);
+        (s.state(), s.recv_queue())
+    };
+    let (b_state, b_pending, b_send_queue) = {
         let s = sockets.get::<tcp::Socket>(back);
-        (s.state(), s.may_recv(), s.recv_queue(), s.send_queue())
+        (s.state(), s.recv_queue(), s.send_queue())
     };
     // The web server never answered (reset, or no route): 502 to the client.
     if b_state == tcp::State::Closed && !connected && !conn.closing {
@@ -461,14 +472,14 @@ fn drive_proxy(
         conn.closing = true;
     }
     // Half-closes travel across.
-    if connected && !f_may_recv && f_pending == 0 && b_send_queue == 0 {
+    if connected && remote_done(f_state) && f_pending == 0 && b_send_queue == 0 {
         sockets.get_mut::<tcp::Socket>(back).close();
     }
     // The client went away (reset): drop the web server's side too.
     if sockets.get::<tcp::Socket>(front).state() == tcp::State::Closed {
         sockets.get_mut::<tcp::Socket>(back).abort();
     }
-    if connected && !b_may_recv && b_pending == 0 {
+    if connected && remote_done(b_state) && b_pending == 0 {
         sockets.get_mut::<tcp::Socket>(front).close();
     }
     if now - conn.last_activity > IDLE_TIMEOUT.into() {

@@ -263,7 +263,7 @@ impl Connection {
                 }
                 let mut key = Vec::new();
                 key.extend_from_slice(&self.pid.to_be_bytes());
-                key.extend_from_slice(&0x5ec2_e7u32.to_be_bytes());
+                key.extend_from_slice(&0x005e_c2e7_u32.to_be_bytes());
                 message(out, b'K', &key);
                 ready(out);
                 self.phase = Phase::Ready { user };
