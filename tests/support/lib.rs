@@ -2,3 +2,4 @@
 
 pub mod keyring;
 pub mod netns;
+pub mod netstack;
