@@ -442,3 +442,114 @@ impl Gateway {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::io::{Read, Write};
+    use std::net::TcpStream;
+
+    use gatehouse_netstack::{Netstack, NetstackOptions};
+
+    use super::*;
+
+    fn exchange(addr: SocketAddr, request: &[u8]) -> std::io::Result<Vec<u8>> {
+        let mut s = TcpStream::connect(addr)?;
+        s.set_read_timeout(Some(Duration::from_secs(10)))?;
+        s.write_all(request)?;
+        let mut out = Vec::new();
+        let mut buf = [0u8; 4096];
+        loop {
+            match s.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => {
+                    out.extend_from_slice(&buf[..n]);
+                    // Redis keeps the connection open: one reply is enough.
+                    if out.ends_with(b"\r\n") && !out.starts_with(b"HTTP/") {
+                        break;
+                    }
+                }
+                Err(e) if out.is_empty() => return Err(e),
+                Err(_) => break,
+            }
+        }
+        Ok(out)
+    }
+
+    /// The whole path without root: the lab's profile in the no-root client, forwards by name
+    /// (resolved by the lab's DNS), HTTP directly and through the load balancer, RESP, and the
+    /// replica dropped by its security group.
+    #[test]
+    fn the_no_root_client_reaches_the_hosts_through_the_gateway() {
+        let lab = Lab::start(LabOptions::default()).expect("lab starts");
+        let profile = lab.profile().clone();
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let options = NetstackOptions {
+            socks_addr: None,
+            http_addr: None,
+            forwards: [
+                "0=web-2.internal:80",
+                "0=lb.internal:80",
+                "0=cache.internal:6379",
+            ]
+            .iter()
+            .map(|s| s.parse().expect("forward spec"))
+            .collect(),
+            connect_timeout: Duration::from_secs(2),
+            ..NetstackOptions::default()
+        };
+        let ns = rt
+            .block_on(Netstack::start(&profile, options))
+            .expect("netstack starts");
+        let fwd: Vec<SocketAddr> = ns.forwards().iter().map(|f| f.local).collect();
+        assert_eq!(fwd.len(), 3);
+
+        let page = exchange(fwd[0], b"GET / HTTP/1.1\r\nHost: web-2.internal\r\n\r\n")
+            .expect("web-2 answers");
+        let page = String::from_utf8_lossy(&page);
+        assert!(page.starts_with("HTTP/1.1 200 OK"), "{page}");
+        assert!(
+            page.contains("<title>web-2 - Gatehouse demo shop</title>"),
+            "{page}"
+        );
+
+        let mut served = Vec::new();
+        for _ in 0..2 {
+            let page = exchange(fwd[1], b"GET / HTTP/1.1\r\nHost: lb.internal\r\n\r\n")
+                .expect("lb answers");
+            let page = String::from_utf8_lossy(&page).into_owned();
+            served.push(if page.contains("Hello from web-1") {
+                "web-1"
+            } else if page.contains("Hello from web-2") {
+                "web-2"
+            } else {
+                "?"
+            });
+        }
+        served.sort_unstable();
+        assert_eq!(served, ["web-1", "web-2"]);
+
+        let pong = exchange(fwd[2], b"*1\r\n$4\r\nPING\r\n").expect("cache answers");
+        assert_eq!(pong, b"+PONG\r\n");
+
+        // The replica: the connection through the tunnel never completes.
+        let replica = rt
+            .block_on(ns.open_forward("db-replica.internal:5432".parse().expect("target")))
+            .expect("forward opens");
+        let answer = exchange(replica, b"\0\0\0\x08\x04\xd2\x16\x2f");
+        assert!(
+            answer.as_ref().map_or(true, Vec::is_empty),
+            "the replica answered: {answer:?}"
+        );
+        let stats = lab.stats();
+        assert!(stats.blocked >= 1, "{stats:?}");
+        assert_eq!(stats.handshakes, 1, "{stats:?}");
+        assert!(stats.hosts.lb_proxied.iter().all(|&n| n >= 1), "{stats:?}");
+        assert!(stats.hosts.dns_queries >= 4, "{stats:?}");
+        rt.block_on(ns.shutdown());
+        lab.stop();
+    }
+}

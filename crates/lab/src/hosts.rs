@@ -108,6 +108,8 @@ fn tcp_socket() -> tcp::Socket<'static> {
         tcp::SocketBuffer::new(vec![0; TCP_BUFFER]),
     );
     s.set_nagle_enabled(false);
+    // A peer that stops acknowledging (or a half-open SYN) does not hold a socket forever.
+    s.set_timeout(Some(smoltcp::time::Duration::from_secs(60)));
     s
 }
 
