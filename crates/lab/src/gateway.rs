@@ -12,7 +12,7 @@ use gatehouse_netstack::PacketDevice;
 use gatehouse_profile::{Config, DnsEntry, Endpoint, Host, Interface, Key, Peer, Secret};
 use gatehouse_tunnel::{Event, PeerConfig, Tunnel, TunnelConfig, UdpOutcome};
 use ipnet::{IpNet, Ipv4Net};
-use smoltcp::iface::{self, Interface as SmolInterface, SocketSet};
+use smoltcp::iface::{self, Interface as SmolInterface, PollIngressSingleResult, SocketSet};
 use smoltcp::wire::{HardwareAddress, IpAddress, IpCidr};
 
 use crate::hosts::{HostStats, Hosts};
@@ -376,6 +376,17 @@ impl Gateway {
     fn pump(&mut self) {
         for _ in 0..64 {
             let now = smol_now();
+            // Ingress one packet at a time, re-arming listeners in between.
+            for _ in 0..QUEUE {
+                let r = self
+                    .iface
+                    .poll_ingress_single(now, &mut self.device, &mut self.sockets);
+                if r == PollIngressSingleResult::None {
+                    break;
+                }
+                self.hosts
+                    .rearm(self.iface.context(), &mut self.sockets, now);
+            }
             self.iface.poll(now, &mut self.device, &mut self.sockets);
             let busy = self.hosts.run(self.iface.context(), &mut self.sockets, now);
             self.iface.poll(now, &mut self.device, &mut self.sockets);

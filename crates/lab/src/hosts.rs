@@ -16,7 +16,7 @@ use crate::{dns, http, pg, resp};
 /// Listening sockets kept ready per TCP service (more SYNs at once are reset).
 const BACKLOG: usize = 4;
 /// Most TCP sockets (listening, accepted, proxied) alive at once.
-pub const MAX_SOCKETS: usize = 1024;
+pub const MAX_SOCKETS: usize = 3000;
 /// TCP socket buffer size, each direction.
 const TCP_BUFFER: usize = 16 * 1024;
 /// Pending output of one connection beyond which it stops reading (back-pressure).
@@ -211,6 +211,15 @@ impl Hosts {
         let p = self.next_port;
         self.next_port = if p == u16::MAX { 49152 } else { p + 1 };
         p
+    }
+
+    /// Takes the listening sockets that got a SYN into connections and re-arms the listeners.
+    /// Called between received packets, so that a burst of SYNs to one service finds a
+    /// listener for each (up to [`MAX_SOCKETS`]).
+    pub fn rearm(&mut self, cx: &mut Context, sockets: &mut SocketSet<'static>, now: Instant) {
+        if self.accept(cx, sockets, now) {
+            self.arm(sockets);
+        }
     }
 
     /// One pass over every socket: accept, read, answer, write, close. Returns true if
