@@ -123,12 +123,12 @@ impl Flow {
         })
     }
 
-    /// [`check`] for this flow, statefully as security groups are: only a TCP segment that
-    /// opens a connection is checked against the rules; the other segments of a connection
-    /// (replies to the load balancer, data of admitted connections) pass to the host, which
-    /// resets what it does not know.
+    /// [`check`] for this flow, statefully as security groups are: segments between lab hosts
+    /// that do not open a connection (the web servers' replies to the load balancer's
+    /// ephemeral ports) pass; everything from outside (the VPN) is checked against the rules.
     pub fn verdict(&self) -> Verdict {
-        if self.proto == Some(Proto::Tcp) && !self.tcp_open {
+        if self.proto == Some(Proto::Tcp) && !self.tcp_open && plan::host_by_ip(self.src).is_some()
+        {
             return match plan::host_by_ip(self.dst) {
                 Some(_) => Verdict::Admit,
                 None => Verdict::NoSuchHost,
@@ -212,9 +212,21 @@ mod tests {
                 group: "sg-replica"
             }
         );
-        // A segment of an established connection (ACK) is not a new connection.
+        // A stray segment from the VPN (ACK) is checked as well: no reset leaks out.
         p[33] = 0x10;
-        assert_eq!(Flow::parse(&p).expect("ipv4").verdict(), Verdict::Admit);
+        assert_eq!(
+            Flow::parse(&p).expect("ipv4").verdict(),
+            Verdict::Blocked {
+                group: "sg-replica"
+            }
+        );
+        // A reply between lab hosts (web-1 → lb's ephemeral port) passes.
+        let mut reply = p.clone();
+        reply[12..16].copy_from_slice(&[10, 20, 1, 11]);
+        reply[16..20].copy_from_slice(&[10, 20, 0, 10]);
+        reply[22..24].copy_from_slice(&49152u16.to_be_bytes());
+        reply[33] = 0x12;
+        assert_eq!(Flow::parse(&reply).expect("ipv4").verdict(), Verdict::Admit);
         p[33] = 0x02;
         // Truncated transport header: no port, so blocked in the VPC.
         assert_eq!(Flow::parse(&p[..21]).expect("ipv4").dst_port, None);
