@@ -236,3 +236,82 @@ mod tests {
         assert_eq!(instances(&s, "aws_route_table_association").len(), 3);
     }
 }
+
+/// The VPC importer and the reachability analysis read the lab's map and, from the lab's own
+/// profile, reach exactly the verdicts the lab's firewall enforces.
+#[cfg(test)]
+mod vpc_tests {
+    use std::net::{IpAddr, SocketAddr};
+
+    use gatehouse_vpc::model::Protocol;
+    use gatehouse_vpc::reach::{Analyzer, Status, Tunnel, TunnelPeer, VpnHint};
+
+    use super::TOPOLOGY_TFSTATE;
+    use crate::plan::{self, Proto, ServiceKind, Site, CLIENT_IP, HOSTS};
+    use crate::rules::{self, Verdict};
+
+    #[test]
+    fn the_importer_and_the_analysis_agree_with_the_lab() {
+        let (topo, report) =
+            gatehouse_vpc::tfstate::import_str(TOPOLOGY_TFSTATE, "topology.tfstate")
+                .expect("the lab's topology imports");
+        assert!(report.skipped.is_empty(), "{report:?}");
+        let vpc_hosts: Vec<_> = HOSTS.iter().filter(|h| h.site == Site::Vpc).collect();
+        // Instances are hosts; the load balancer is a load balancer.
+        assert_eq!(topo.hosts.len(), vpc_hosts.len() - 1);
+        assert_eq!(topo.load_balancers.len(), 1);
+
+        let endpoint: SocketAddr = "127.0.0.1:51820".parse().expect("addr");
+        let profile = crate::client_profile(
+            gatehouse_profile::Secret::generate(),
+            gatehouse_profile::Secret::generate().public_key(),
+            endpoint,
+        );
+        let tunnel = Tunnel {
+            addresses: profile.interface.addresses.clone(),
+            peers: vec![TunnelPeer {
+                name: "lab".into(),
+                endpoint: Some(endpoint.ip()),
+                allowed_ips: profile.peers[0].allowed_ips.clone(),
+            }],
+            local_routes: Vec::new(),
+        };
+        let hint = VpnHint::default();
+        let analyzer = Analyzer::new(&topo, Some(&tunnel), &hint, &[]);
+        let mut sentences = Vec::new();
+        for host in vpc_hosts {
+            for svc in host.services {
+                if svc.kind == ServiceKind::WireGuard {
+                    continue; // the gateway's own socket, not a service behind the tunnel
+                }
+                let proto = match svc.proto {
+                    Proto::Tcp => Protocol::Tcp,
+                    Proto::Udp => Protocol::Udp,
+                };
+                let v = analyzer.check_key(&host.ip.to_string(), proto, svc.port);
+                let expected =
+                    match rules::check(CLIENT_IP, host.ip, Some(svc.proto), Some(svc.port)) {
+                        Verdict::Admit => Status::Reachable,
+                        Verdict::Blocked { .. } => Status::Blocked,
+                        Verdict::NoSuchHost => Status::Unknown,
+                    };
+                assert_eq!(
+                    v.status, expected,
+                    "{}:{}: {}",
+                    host.name, svc.port, v.sentence
+                );
+                assert_eq!(
+                    v.arrives_from,
+                    Some(IpAddr::V4(CLIENT_IP)),
+                    "{}",
+                    v.sentence
+                );
+                sentences.push(v.sentence);
+            }
+        }
+        let replica = plan::host_by_name("db-replica").expect("replica");
+        let v = analyzer.check_key(&replica.ip.to_string(), Protocol::Tcp, 5432);
+        assert!(v.sentence.contains("sg-replica"), "{}", v.sentence);
+        eprintln!("{}", sentences.join("\n"));
+    }
+}
