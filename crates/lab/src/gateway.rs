@@ -546,6 +546,27 @@ mod tests {
         let pong = exchange(fwd[2], b"*1\r\n$4\r\nPING\r\n").expect("cache answers");
         assert_eq!(pong, b"+PONG\r\n");
 
+        // Garbage gets a protocol error (and the connection closes); the others go on.
+        let junk: Vec<u8> = (0..20_000u32)
+            .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+            .collect();
+        let mut bad = b"*9999999\r\n".to_vec();
+        bad.extend_from_slice(&junk);
+        let reply = exchange(fwd[2], &bad).expect("cache answers garbage");
+        assert!(
+            reply.starts_with(b"-ERR Protocol error"),
+            "{:?}",
+            String::from_utf8_lossy(&reply)
+        );
+        let reply = exchange(fwd[0], &junk).expect("web-2 answers garbage");
+        assert!(
+            reply.starts_with(b"HTTP/1.1 400") || reply.starts_with(b"HTTP/1.1 431"),
+            "{:?}",
+            String::from_utf8_lossy(&reply)
+        );
+        let pong = exchange(fwd[2], b"PING\r\n").expect("cache still answers");
+        assert_eq!(pong, b"+PONG\r\n");
+
         // The replica: the connection through the tunnel never completes.
         let replica = rt
             .block_on(ns.open_forward("db-replica.internal:5432".parse().expect("target")))
