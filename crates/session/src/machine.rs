@@ -133,6 +133,10 @@ impl Machine {
                     self.unanswered_since = None;
                     self.tx_bytes = 0;
                     self.reset_backoff();
+                    // Handshake at once rather than waiting for the first packet, and again
+                    // with backoff until one completes.
+                    actions.push(Action::Rehandshake);
+                    self.next_retry = Some(now + self.backoff);
                 }
             }
             Input::Handshake if live => {
@@ -194,6 +198,13 @@ impl Machine {
         let mut actions = Vec::new();
         match self.state {
             ConnectionState::Connecting | ConnectionState::Connected => {
+                if matches!(self.state, ConnectionState::Connecting)
+                    && self.next_retry.is_some_and(|t| now >= t)
+                {
+                    actions.push(Action::Rehandshake);
+                    self.backoff = (self.backoff * 2).min(self.config.backoff_max);
+                    self.next_retry = Some(now + self.backoff);
+                }
                 if let Some(since) = self.unanswered_since {
                     // A handshake is due within stale_after of the traffic that wanted one, and
                     // (when connected) of the last handshake.
@@ -226,12 +237,22 @@ impl Machine {
     pub fn poll_timeout(&self) -> Option<Instant> {
         match self.state {
             ConnectionState::Connecting | ConnectionState::Connected => {
-                let since = self.unanswered_since?;
-                let reference = match self.last_handshake {
-                    Some(h) => h.max(since),
-                    None => since,
+                let stale = self.unanswered_since.map(|since| {
+                    let reference = match self.last_handshake {
+                        Some(h) => h.max(since),
+                        None => since,
+                    };
+                    reference + self.config.stale_after
+                });
+                let retry = if matches!(self.state, ConnectionState::Connecting) {
+                    self.next_retry
+                } else {
+                    None
                 };
-                Some(reference + self.config.stale_after)
+                match (stale, retry) {
+                    (Some(a), Some(b)) => Some(a.min(b)),
+                    (a, b) => a.or(b),
+                }
             }
             ConnectionState::Stale { .. } => self.next_retry,
             _ => None,
@@ -264,9 +285,24 @@ mod tests {
 
     fn started(t0: Instant) -> Machine {
         let mut m = Machine::new(MachineConfig::default());
-        let (c, _) = m.handle(Input::Started, t0);
+        let (c, a) = m.handle(Input::Started, t0);
         assert_eq!(c, Some(ConnectionState::Connecting));
+        assert_eq!(a, vec![Action::Rehandshake]);
         m
+    }
+
+    #[test]
+    fn connecting_retries_the_handshake_with_backoff() {
+        let t0 = Instant::now();
+        let mut m = started(t0);
+        assert_eq!(m.poll_timeout(), Some(t0 + S(1)));
+        assert!(m.poll(t0 + Duration::from_millis(999)).is_empty());
+        assert_eq!(m.poll(t0 + S(1)), vec![Action::Rehandshake]);
+        assert_eq!(m.poll_timeout(), Some(t0 + S(3)));
+        assert_eq!(m.poll(t0 + S(3)), vec![Action::Rehandshake]);
+        m.handle(Input::Handshake, t0 + S(4));
+        assert_eq!(m.poll_timeout(), None);
+        assert!(m.poll(t0 + S(100)).is_empty());
     }
 
     #[test]
@@ -347,8 +383,9 @@ mod tests {
         let t0 = Instant::now();
         let mut m = started(t0);
         m.handle(Input::Sent(148), t0);
-        assert!(m.poll(t0 + S(179)).is_empty());
-        assert!(!m.poll(t0 + S(180)).is_empty());
+        m.poll(t0 + S(179));
+        assert_eq!(m.state(), &ConnectionState::Connecting);
+        assert!(m.poll(t0 + S(180)).contains(&Action::ReResolve));
         assert!(matches!(m.state(), ConnectionState::Stale { .. }));
     }
 
