@@ -1,8 +1,9 @@
 //! The demo lab interoperates with a real WireGuard peer: `gatehouse demo --lab-only` runs in
 //! one network namespace, Debian's wireguard-go in another (joined by a veth pair), configured
 //! from the profile the lab hands out; through the tunnel, curl fetches pages from the virtual
-//! hosts (direct, through the load balancer, by name through the lab's DNS), a TCP connection
-//! reaches the database, and the replica stays unreachable (its security group).
+//! hosts (direct, through the load balancer, by name through the lab's DNS), the pi answers
+//! ping (the VPC, with no ICMP rule, does not), a TCP connection reaches the database, and the
+//! replica stays unreachable (its security group).
 //!
 //! ```text
 //!  client ns (wireguard-go, curl)          lab ns (gatehouse demo --lab-only)
@@ -115,7 +116,15 @@ fn wireguard_go_reaches_the_lab_hosts() {
     if !can_run(
         "lab_wireguard_go",
         true,
-        &["ip", "wg", "wireguard-go", "curl", "timeout", "bash"],
+        &[
+            "ip",
+            "wg",
+            "wireguard-go",
+            "curl",
+            "timeout",
+            "bash",
+            "ping",
+        ],
     ) {
         return;
     }
@@ -233,6 +242,11 @@ fn wireguard_go_reaches_the_lab_hosts() {
         let b = curl(c, &["http://lb.internal/"])?;
         if !(a.contains("Hello from web-") && b.contains("Hello from web-") && a != b) {
             return Err(format!("lb.internal twice: {a} / {b}"));
+        }
+        // The home LAN answers ping; the VPC's security groups admit no ICMP.
+        ns_run(c, "ping", &["-c", "1", "-W", "3", "192.168.1.20"])?;
+        if ns_run(c, "ping", &["-c", "1", "-W", "1", "10.20.1.11"]).is_ok() {
+            return Err("web-1 answered ping although no rule admits ICMP".into());
         }
         // TCP to the database connects; to the replica it does not (sg-replica).
         ns_run(

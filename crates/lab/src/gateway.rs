@@ -354,7 +354,10 @@ impl Gateway {
         tracing::trace!(?flow, verdict = %flow.verdict(), "in");
         match flow.verdict() {
             Verdict::Admit => {
-                if self.device.push_rx(packet) {
+                if let Some(reply) = crate::icmp::echo_reply(packet) {
+                    self.local.delivered += 1;
+                    self.route_out(&reply);
+                } else if self.device.push_rx(packet) {
                     self.local.delivered += 1;
                 }
             }

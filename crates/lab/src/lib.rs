@@ -23,6 +23,7 @@ pub mod dns;
 mod gateway;
 pub mod hosts;
 pub mod http;
+pub mod icmp;
 pub mod pg;
 pub mod plan;
 pub mod resp;
