@@ -587,4 +587,61 @@ mod tests {
         rt.block_on(ns.shutdown());
         lab.stop();
     }
+
+    /// 256 clients at once through the load balancer: every one gets its page, and the lab's
+    /// sockets are all released afterwards.
+    #[test]
+    fn concurrent_connections_through_the_load_balancer() {
+        let lab = Lab::start(LabOptions::default()).expect("lab starts");
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let options = NetstackOptions {
+            socks_addr: None,
+            http_addr: None,
+            forwards: vec!["0=10.20.0.10:80".parse().expect("forward spec")],
+            ..NetstackOptions::default()
+        };
+        let ns = rt
+            .block_on(Netstack::start(lab.profile(), options))
+            .expect("netstack starts");
+        let lb = ns.forwards()[0].local;
+        let threads: Vec<_> = (0..256)
+            .map(|_| {
+                std::thread::spawn(move || {
+                    exchange(lb, b"GET / HTTP/1.1\r\nHost: lb.internal\r\n\r\n")
+                        .map(|p| String::from_utf8_lossy(&p).contains("Hello from web-"))
+                })
+            })
+            .collect();
+        let mut failures = Vec::new();
+        for t in threads {
+            match t.join() {
+                Ok(Ok(true)) => {}
+                other => failures.push(format!("{other:?}")),
+            }
+        }
+        assert!(
+            failures.is_empty(),
+            "{} failed: {:?}",
+            failures.len(),
+            failures.first()
+        );
+        let stats = lab.stats();
+        assert_eq!(stats.hosts.lb_proxied.iter().sum::<u64>(), 256, "{stats:?}");
+        assert!(
+            stats.hosts.lb_proxied.iter().all(|&n| n == 128),
+            "{stats:?}"
+        );
+        // Every connection's sockets go away once both sides have closed.
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while lab.stats().connections > 0 && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        assert_eq!(lab.stats().connections, 0, "{:?}", lab.stats());
+        rt.block_on(ns.shutdown());
+        lab.stop();
+    }
 }
