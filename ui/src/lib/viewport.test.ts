@@ -1,0 +1,46 @@
+import { describe, expect, it } from "vitest";
+import { fit, pan, search, visible, zoomAt, MAX_SCALE, MIN_SCALE } from "./viewport";
+
+const grid = (n: number) =>
+  Array.from({ length: n }, (_, i) => ({ x: (i % 100) * 140, y: Math.floor(i / 100) * 48, w: 132, h: 40, name: `h${i}`, ips: [`10.0.${Math.floor(i / 250)}.${i % 250}`], groups: i % 2 ? ["sg-odd"] : [] }));
+
+describe("viewport", () => {
+  it("fits the drawing into the screen", () => {
+    const v = fit({ width: 1000, height: 500 }, 816, 416);
+    expect(v.scale).toBeCloseTo(0.768, 3);
+    expect(fit({ width: 10, height: 10 }, 800, 600).scale).toBe(1.5);
+    expect(fit({ width: 1e9, height: 1e9 }, 800, 600).scale).toBe(MIN_SCALE);
+  });
+
+  it("zooms around the pointer and clamps the scale", () => {
+    const v = { x: 0, y: 0, scale: 1 };
+    const z = zoomAt(v, 2, 100, 50);
+    // The drawing point under the pointer (100, 50) stays under it.
+    expect(z.x + 100 / z.scale).toBeCloseTo(100);
+    expect(z.y + 50 / z.scale).toBeCloseTo(50);
+    expect(zoomAt(v, 1000, 0, 0).scale).toBe(MAX_SCALE);
+    expect(zoomAt(v, 0.00001, 0, 0).scale).toBe(MIN_SCALE);
+  });
+
+  it("pans by screen pixels whatever the zoom", () => {
+    expect(pan({ x: 10, y: 10, scale: 2 }, 20, -40)).toEqual({ x: 0, y: 30, scale: 2 });
+  });
+
+  it("draws only what is in view", () => {
+    const items = grid(5000);
+    const all = visible(items, { x: 0, y: 0, scale: 0.02 }, 800, 600);
+    expect(all.length).toBe(5000);
+    const some = visible(items, { x: 0, y: 0, scale: 1 }, 800, 600);
+    expect(some.length).toBeGreaterThan(0);
+    expect(some.length).toBeLessThan(200);
+    expect(some.every((r) => r.x <= 850 && r.y <= 650)).toBe(true);
+  });
+
+  it("searches by name, IP and group", () => {
+    const items = grid(10);
+    expect(search(items, "h3").map((h) => h.name)).toEqual(["h3"]);
+    expect(search(items, "10.0.0.7").map((h) => h.name)).toEqual(["h7"]);
+    expect(search(items, "SG-ODD").length).toBe(5);
+    expect(search(items, "  ")).toEqual([]);
+  });
+});

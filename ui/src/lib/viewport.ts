@@ -1,0 +1,66 @@
+// Pan and zoom of the VPC map, and which items are in view (drawn): pure, unit-tested.
+
+export interface Rect {
+  x: number;
+  y: number;
+  w: number;
+  h: number;
+}
+
+/** The visible part of the drawing: its top-left corner and scale (screen px per unit). */
+export interface View {
+  x: number;
+  y: number;
+  scale: number;
+}
+
+export const MIN_SCALE = 0.02;
+export const MAX_SCALE = 4;
+
+/** The view that fits `content` into a `screenW`×`screenH` area with a margin. */
+export function fit(content: { width: number; height: number }, screenW: number, screenH: number): View {
+  const margin = 16;
+  const sx = (screenW - 2 * margin) / Math.max(content.width, 1);
+  const sy = (screenH - 2 * margin) / Math.max(content.height, 1);
+  const scale = clamp(Math.min(sx, sy, 1.5), MIN_SCALE, MAX_SCALE);
+  return { x: -margin / scale, y: -margin / scale, scale };
+}
+
+/** Zooms by `factor` keeping the drawing point under screen point (px, py) fixed. */
+export function zoomAt(v: View, factor: number, px: number, py: number): View {
+  const scale = clamp(v.scale * factor, MIN_SCALE, MAX_SCALE);
+  const wx = v.x + px / v.scale;
+  const wy = v.y + py / v.scale;
+  return { x: wx - px / scale, y: wy - py / scale, scale };
+}
+
+/** Moves the view by a screen-pixel drag. */
+export function pan(v: View, dxPx: number, dyPx: number): View {
+  return { x: v.x - dxPx / v.scale, y: v.y - dyPx / v.scale, scale: v.scale };
+}
+
+/** The items that intersect the visible area (plus a margin), in their original order. */
+export function visible<T extends Rect>(items: T[], v: View, screenW: number, screenH: number): T[] {
+  const pad = 50 / v.scale;
+  const x0 = v.x - pad;
+  const y0 = v.y - pad;
+  const x1 = v.x + screenW / v.scale + pad;
+  const y1 = v.y + screenH / v.scale + pad;
+  return items.filter((r) => r.x + r.w >= x0 && r.x <= x1 && r.y + r.h >= y0 && r.y <= y1);
+}
+
+/** Hosts matching a search: by name, IP or group, case-insensitive. */
+export function search<T extends { name: string; ips: string[]; groups: string[] }>(items: T[], q: string): T[] {
+  const s = q.trim().toLowerCase();
+  if (!s) return [];
+  return items.filter(
+    (h) =>
+      h.name.toLowerCase().includes(s) ||
+      h.ips.some((ip) => ip.includes(s)) ||
+      h.groups.some((g) => g.toLowerCase().includes(s)),
+  );
+}
+
+function clamp(n: number, lo: number, hi: number): number {
+  return Math.min(hi, Math.max(lo, n));
+}
