@@ -29,6 +29,10 @@ pub struct DemoArgs {
     /// Write the client profile to FILE (mode 0600).
     #[arg(long, value_name = "FILE")]
     profile_out: Option<PathBuf>,
+    /// Write the lab's VPC topology (Terraform state v4, what `gatehouse vpc` and `gatehouse
+    /// reach` read) to FILE.
+    #[arg(long, value_name = "FILE")]
+    topology_out: Option<PathBuf>,
     /// Where the SOCKS5 proxy listens.
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:1080")]
     socks: SocketAddr,
@@ -61,6 +65,10 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
     if let Some(path) = &args.profile_out {
         write_private(path, &text)
             .with_context(|| format!("writing the profile to {}", path.display()))?;
+    }
+    if let Some(path) = &args.topology_out {
+        std::fs::write(path, gatehouse_lab::TOPOLOGY_TFSTATE)
+            .with_context(|| format!("writing the topology to {}", path.display()))?;
     }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -105,6 +113,19 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
             out,
             "Connect any WireGuard client with the profile (--print-profile or --profile-out)."
         )?;
+    }
+    match (&args.profile_out, &args.topology_out) {
+        (Some(conf), Some(state)) => writeln!(
+            out,
+            "  gatehouse reach db-replica:5432 --state {} --conf {}   (why not)",
+            state.display(),
+            conf.display()
+        )?,
+        _ => writeln!(
+            out,
+            "  (with --profile-out lab.conf --topology-out lab.tfstate: \
+             gatehouse reach db-replica:5432 --state lab.tfstate --conf lab.conf)"
+        )?,
     }
     writeln!(out, "ready (Ctrl-C stops the demo)")?;
     out.flush()?;
