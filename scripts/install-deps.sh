@@ -10,6 +10,8 @@ APT_PACKAGES=(
   dbus dbus-x11 gnome-keyring libsecret-tools
   # WireGuard peers and network namespaces for the tunnel tests
   wireguard-go wireguard-tools iproute2 iputils-ping iperf3 nftables curl python3 procps
+  # clients the demo-lab tests drive through the proxies and forwards
+  redis-tools postgresql-client util-linux
 )
 
 missing=()
