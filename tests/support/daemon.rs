@@ -344,3 +344,20 @@ impl Drop for TestGroup {
         let _ = crate::netns::run("groupdel", &[&self.name]);
     }
 }
+
+/// Starts the gateway's wireguard-go, retrying twice: on a busy machine its TUN creation now
+/// and then fails with EBUSY.
+pub fn start_peer(topo: &mut crate::netns::Topology) -> Result<()> {
+    let mut last = String::new();
+    for _ in 0..3 {
+        match topo.start_wireguard_go() {
+            Ok(()) => return Ok(()),
+            Err(e) => {
+                last = e;
+                topo.kill_wireguard_go();
+                std::thread::sleep(Duration::from_secs(1));
+            }
+        }
+    }
+    Err(last)
+}
