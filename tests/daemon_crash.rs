@@ -76,8 +76,13 @@ fn kill_9_then_restart_restores_the_host() {
     let entries = std::fs::read_dir(&journal).map(|d| d.count()).unwrap_or(9);
     assert_eq!(entries, 0, "the journal was not deleted");
 
-    // SIGTERM while connected: a clean disconnect.
-    connect(&daemon);
+    // SIGTERM while connected: a clean disconnect. This time through `gatehouse up`, which
+    // hands the profile to the service when it answers.
+    let (ok, out) = run_cli(&bin, None, &["up", "--socket", &socket, &conf]);
+    assert!(ok, "up through the service: {out}\n{}", daemon.log_text());
+    assert!(out.contains("through the Gatehouse service"), "{out}");
+    let (ok, out) = run_cli(&bin, None, &["status", "--socket", &socket]);
+    assert!(ok && out.contains(&topo.client_if), "status: {out}");
     assert!(daemon.stop(), "the daemon did not exit on SIGTERM");
     let after_term = topo.client_snapshot().unwrap_or_else(|e| panic!("{e}"));
     assert!(

@@ -152,6 +152,61 @@ fn refused(e: SessionError) -> anyhow::Error {
     anyhow::anyhow!("{e}")
 }
 
+/// True when a Gatehouse service answers the handshake on `socket` (within 2 s).
+pub fn service_answers(socket: &Path) -> bool {
+    if !socket.exists() {
+        return false;
+    }
+    let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    else {
+        return false;
+    };
+    rt.block_on(async {
+        matches!(
+            tokio::time::timeout(Duration::from_secs(2), Session::daemon(socket)).await,
+            Ok(Ok(_))
+        )
+    })
+}
+
+/// The service's tunnels, when it answers on `socket`.
+pub fn service_status(socket: &Path) -> Option<gatehouse_ipc::StatusReport> {
+    if !socket.exists() {
+        return None;
+    }
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .ok()?;
+    rt.block_on(async {
+        let session = tokio::time::timeout(Duration::from_secs(2), Session::daemon(socket))
+            .await
+            .ok()?
+            .ok()?;
+        session.status().await.ok()
+    })
+}
+
+/// `gatehouse up` through the service: connect `profile` and wait up to `wait` seconds for
+/// the handshake.
+pub fn connect_through(
+    socket: &Path,
+    profile: &str,
+    kill_switch: bool,
+    wait: u64,
+) -> anyhow::Result<()> {
+    connect(
+        socket,
+        ConnectArgs {
+            profile: profile.to_owned(),
+            kill_switch,
+            wait,
+        },
+    )
+}
+
 fn connect(socket: &Path, args: ConnectArgs) -> anyhow::Result<()> {
     let (name, config) = load(&args.profile)?;
     if config.interface.has_hooks() {
@@ -214,8 +269,17 @@ fn status(socket: &Path, args: ServiceStatusArgs) -> anyhow::Result<()> {
     if report.tunnels.is_empty() {
         println!("no tunnel is running");
     }
+    print!("{}", render_service(&report));
+    Ok(())
+}
+
+/// The text of a service status report.
+pub fn render_service(report: &gatehouse_ipc::StatusReport) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::new();
     for t in &report.tunnels {
-        println!(
+        let _ = writeln!(
+            out,
             "{}: {} on {} (port {}, up {} s{})",
             t.name,
             t.state,
@@ -232,7 +296,8 @@ fn status(socket: &Path, args: ServiceStatusArgs) -> anyhow::Result<()> {
             let hs = p
                 .latest_handshake_secs
                 .map_or("none yet".to_owned(), |s| format!("{s} s ago"));
-            println!(
+            let _ = writeln!(
+                out,
                 "  peer {}: endpoint {}, handshake {hs}, {} B received, {} B sent",
                 p.public_key,
                 p.endpoint.as_deref().unwrap_or("(none)"),
@@ -241,7 +306,7 @@ fn status(socket: &Path, args: ServiceStatusArgs) -> anyhow::Result<()> {
             );
         }
     }
-    Ok(())
+    out
 }
 
 /// Runs `gatehouse down NAME`.

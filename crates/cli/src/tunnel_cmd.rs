@@ -32,6 +32,18 @@ pub struct UpArgs {
     /// Print events as JSON lines (one object per line) instead of text.
     #[arg(long)]
     pub json_events: bool,
+    /// Run the tunnel in this process (in the foreground) even when the Gatehouse service
+    /// answers.
+    #[arg(long)]
+    pub foreground: bool,
+    /// Block all traffic outside the tunnel while connecting and connected (full-tunnel
+    /// profiles, through the Gatehouse service).
+    #[arg(long)]
+    pub kill_switch: bool,
+    /// The Gatehouse service's socket: when it answers, `up` hands the profile to the service
+    /// and returns (`gatehouse down NAME` disconnects).
+    #[arg(long, env = "GATEHOUSE_SOCKET", default_value = gatehouse_ipc::DEFAULT_SOCKET)]
+    pub socket: PathBuf,
 }
 
 /// Arguments of `gatehouse status`.
@@ -40,6 +52,9 @@ pub struct StatusArgs {
     /// Print JSON instead of text.
     #[arg(long)]
     pub json: bool,
+    /// The Gatehouse service's socket; its tunnels are listed too when it answers.
+    #[arg(long, env = "GATEHOUSE_SOCKET", default_value = gatehouse_ipc::DEFAULT_SOCKET)]
+    pub socket: PathBuf,
 }
 
 /// Where the tunnel's configuration comes from.
@@ -296,6 +311,26 @@ pub fn up(args: UpArgs) -> anyhow::Result<()> {
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .try_init();
 
+    if !args.foreground && crate::daemon_cmd::service_answers(&args.socket) {
+        if args.name.is_some() || args.json_events {
+            bail!(
+                "--name and --json-events apply to a foreground tunnel: add --foreground, or \
+                 follow the service's events with `gatehouse daemon status`"
+            );
+        }
+        return crate::daemon_cmd::connect_through(
+            &args.socket,
+            &args.profile,
+            args.kill_switch,
+            20,
+        );
+    }
+    if args.kill_switch {
+        bail!(
+            "--kill-switch needs the Gatehouse service (`sudo gatehouse service install`, or \
+             `sudo gatehouse daemon`)"
+        );
+    }
     let source = resolve_source(&args.profile);
     let loaded = load(&source)?;
     let tunnel_cfg = tunnel_config(&loaded.config)
@@ -608,6 +643,9 @@ struct PeerStatus {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 struct StatusReport {
     tunnels: Vec<TunnelStatus>,
+    /// The tunnels of the Gatehouse service, when it answers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    service: Option<gatehouse_ipc::StatusReport>,
 }
 
 struct StatusContext {
@@ -845,13 +883,21 @@ fn render_text(tunnels: &[TunnelStatus]) -> String {
 pub fn status(args: StatusArgs) -> anyhow::Result<()> {
     let dir = run_dir();
     let tunnels = collect_status(&dir)?;
+    let service = crate::daemon_cmd::service_status(&args.socket);
     if args.json {
         println!(
             "{}",
-            serde_json::to_string_pretty(&StatusReport { tunnels })?
+            serde_json::to_string_pretty(&StatusReport { tunnels, service })?
         );
     } else {
-        print!("{}", render_text(&tunnels));
+        match &service {
+            Some(report) if tunnels.is_empty() && !report.tunnels.is_empty() => {}
+            _ => print!("{}", render_text(&tunnels)),
+        }
+        if let Some(report) = service.filter(|r| !r.tunnels.is_empty()) {
+            println!("through the Gatehouse service ({}):", args.socket.display());
+            print!("{}", crate::daemon_cmd::render_service(&report));
+        }
     }
     Ok(())
 }
@@ -1010,6 +1056,7 @@ mod tests {
         let s = sample_status();
         let text = serde_json::to_string(&StatusReport {
             tunnels: vec![s.clone()],
+            service: None,
         })
         .unwrap_or_else(|e| panic!("{e}"));
         assert!(text.contains("\"latest_handshake_secs\":3"));
