@@ -251,7 +251,7 @@ start_client() { # start_client NAME: sets CLIENT_PID, FWD (host:port or ""), SO
     gh)
       ip netns exec "$C" "${AS_NOBODY[@]}" "$TMP/gatehouse-noroot" "$TMP/client.conf" \
         --socks 127.0.0.1:1080 --http off --forward 127.0.0.1:15201=10.100.0.2:5201 \
-        --forward 127.0.0.1:19000=10.100.0.2:9000 >"$TMP/gh.log" 2>&1 &
+        --forward 127.0.0.1:19000=10.100.0.2:9000 ${GH_ARGS:-} >"$TMP/gh.log" 2>&1 &
       CLIENT_PID=$!; FWD=127.0.0.1:15201; SOCKS=127.0.0.1:1080 ;;
     onetun)
       ip netns exec "$C" "${AS_NOBODY[@]}" "$ONETUN" 127.0.0.1:15201:10.100.0.2:5201 \

@@ -44,7 +44,8 @@ pub struct NetstackOptions {
     pub connect_timeout: Duration,
     /// Largest TCP window (smoltcp buffer per direction) of one connection.
     pub max_tcp_window: usize,
-    /// Budget for all TCP buffers together: windows shrink (down to 16 KiB) as connections add up.
+    /// Budget for the TCP buffers of all connections together: windows shrink (down to 16 KiB)
+    /// as connections add up.
     pub tcp_buffer_budget: usize,
 }
 
@@ -59,7 +60,7 @@ impl Default for NetstackOptions {
             handshake_timeout: Duration::from_secs(10),
             connect_timeout: Duration::from_secs(10),
             max_tcp_window: 1024 * 1024,
-            tcp_buffer_budget: 48 * 1024 * 1024,
+            tcp_buffer_budget: 32 * 1024 * 1024,
         }
     }
 }

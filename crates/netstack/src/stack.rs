@@ -137,6 +137,8 @@ enum TcpPhase {
 struct TcpConn {
     handle: SocketHandle,
     local_port: u16,
+    /// Bytes of smoltcp buffer (both directions).
+    buffers: usize,
     phase: TcpPhase,
     /// Towards the application; dropped at end-of-stream.
     to_app: Option<mpsc::Sender<Vec<u8>>>,
@@ -166,6 +168,8 @@ pub(crate) struct Stack {
     udp_conns: Vec<UdpConn>,
     ports_in_use: HashSet<u16>,
     next_port: u16,
+    /// Bytes of smoltcp TCP buffers of the open connections.
+    tcp_allocated: usize,
     has_v4: bool,
     has_v6: bool,
     epoch: StdInstant,
@@ -245,6 +249,7 @@ impl Stack {
             tcp: Vec::new(),
             udp_conns: Vec::new(),
             ports_in_use: HashSet::new(),
+            tcp_allocated: 0,
             next_port: 49152 + (epoch.elapsed().subsec_nanos() % 16000) as u16,
             has_v4,
             has_v6,
@@ -274,7 +279,7 @@ impl Stack {
             if !self.handle_commands() {
                 break;
             }
-            self.process();
+            self.process().await;
             let now = StdInstant::now();
             if now >= self.next_tunnel_tick {
                 self.tunnel.handle_timeout(now);
@@ -287,7 +292,7 @@ impl Stack {
                 self.drain_tunnel_events();
             }
             if now >= self.next_housekeeping {
-                self.housekeeping(now);
+                self.housekeeping(now).await;
                 self.next_housekeeping = now + HOUSEKEEPING;
             }
             if !socket_drained {
@@ -309,6 +314,10 @@ impl Stack {
                 _ = self.shutdown.notified() => break,
                 r = self.udp.readable() => { if let Err(e) = r { tracing::warn!("udp socket: {e}"); } }
                 _ = self.notify.notified() => {}
+                cmd = self.commands.recv() => match cmd {
+                    Some(cmd) => self.handle_command(cmd),
+                    None => break,
+                },
                 _ = sleep => {}
             }
         }
@@ -318,7 +327,7 @@ impl Stack {
         }
         let now = self.smol_now();
         self.iface.poll(now, &mut self.device, &mut self.sockets);
-        self.flush_device_sync();
+        self.flush_device().await;
     }
 
     /// Reads datagrams until the socket is empty or the batch is used up; returns what is left
@@ -360,13 +369,19 @@ impl Stack {
     fn handle_commands(&mut self) -> bool {
         loop {
             match self.commands.try_recv() {
-                Ok(Command::ConnectTcp { target, reply }) => self.connect_tcp(target, reply),
-                Ok(Command::BindUdp { reply }) => self.bind_udp(reply),
-                Ok(Command::SetEndpoint { peer, addr }) => {
-                    self.tunnel.set_endpoint(&peer, addr);
-                }
+                Ok(cmd) => self.handle_command(cmd),
                 Err(mpsc::error::TryRecvError::Empty) => return true,
                 Err(mpsc::error::TryRecvError::Disconnected) => return false,
+            }
+        }
+    }
+
+    fn handle_command(&mut self, cmd: Command) {
+        match cmd {
+            Command::ConnectTcp { target, reply } => self.connect_tcp(target, reply),
+            Command::BindUdp { reply } => self.bind_udp(reply),
+            Command::SetEndpoint { peer, addr } => {
+                self.tunnel.set_endpoint(&peer, addr);
             }
         }
     }
@@ -390,11 +405,14 @@ impl Stack {
         family_ok && self.tunnel.routes().lookup(ip).is_some()
     }
 
-    /// Per-direction buffer of a new connection: the budget shared among the open ones.
+    /// Per-direction buffer of a new connection: a sixteenth of what is left of the budget
+    /// (both directions), within the bounds. The first connections get large windows; as the
+    /// budget is used, new ones get smaller windows, down to the minimum, so the total stays
+    /// within the budget plus the minimum per connection.
     fn tcp_buffer_size(&self) -> usize {
         let t = &self.tuning;
-        let share = t.tcp_buffer_budget / 2 / (self.tcp.len() + 1);
-        share.clamp(t.min_tcp_buffer, t.max_tcp_buffer.max(t.min_tcp_buffer))
+        let left = t.tcp_buffer_budget.saturating_sub(self.tcp_allocated);
+        (left / 32).clamp(t.min_tcp_buffer, t.max_tcp_buffer.max(t.min_tcp_buffer))
     }
 
     fn connect_tcp(
@@ -417,6 +435,9 @@ impl Stack {
             tcp::SocketBuffer::new(vec![0u8; size]),
         );
         socket.set_nagle_enabled(false);
+        // Without congestion control smoltcp sends a whole window at once; bursts beyond what
+        // the path absorbs are lost and resent as a whole (go-back-N).
+        socket.set_congestion_control(tcp::CongestionControl::Cubic);
         socket.set_keep_alive(Some(smoltcp::time::Duration::from_secs(30)));
         socket.set_timeout(Some(smoltcp::time::Duration::from_secs(
             self.tuning.idle_timeout.as_secs().max(10),
@@ -434,9 +455,11 @@ impl Stack {
         let (app_tx, from_app) = mpsc::channel(CHANNEL_CHUNKS);
         let (to_app, app_rx) = mpsc::channel(CHANNEL_CHUNKS);
         let now = StdInstant::now();
+        self.tcp_allocated += 2 * size;
         self.tcp.push(TcpConn {
             handle,
             local_port,
+            buffers: 2 * size,
             phase: TcpPhase::Connecting {
                 reply,
                 pipe: Some(TcpPipe {
@@ -497,11 +520,11 @@ impl Stack {
     }
 
     /// smoltcp and the connections until nothing moves (bounded), sending what comes out.
-    fn process(&mut self) {
+    async fn process(&mut self) {
         for _ in 0..16 {
             let now = self.smol_now();
             self.iface.poll(now, &mut self.device, &mut self.sockets);
-            let sent = self.flush_device_sync();
+            let sent = self.flush_device().await;
             let moved = self.pump_tcp() | self.pump_udp();
             if !moved && !sent && self.device.rx_len() == 0 {
                 break;
@@ -513,7 +536,7 @@ impl Stack {
     }
 
     /// Encrypts and sends every packet smoltcp produced. Returns whether anything was sent.
-    fn flush_device_sync(&mut self) -> bool {
+    async fn flush_device(&mut self) -> bool {
         let mut any = false;
         let now = StdInstant::now();
         while let Some(packet) = self.device.pop_tx() {
@@ -522,12 +545,16 @@ impl Stack {
                 .tunnel
                 .handle_tun_packet(&packet, &mut self.out_buf, now)
             {
-                TunOutcome::Send { dst, datagram } => {
-                    if let Err(e) = self.udp.try_send_to(datagram, dst) {
-                        // Kernel buffer full: TCP retransmits, UDP loses it.
-                        tracing::trace!("udp send: {e}");
+                TunOutcome::Send { dst, datagram } => match self.udp.try_send_to(datagram, dst) {
+                    Ok(_) => {}
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                        // Kernel buffer full: wait for room rather than lose the packet.
+                        if let Err(e) = self.udp.send_to(datagram, dst).await {
+                            tracing::trace!("udp send: {e}");
+                        }
                     }
-                }
+                    Err(e) => tracing::trace!("udp send: {e}"),
+                },
                 TunOutcome::Queued => {
                     // Handshake in progress: the queued packets leave through poll_transmit.
                     self.next_tunnel_tick = now;
@@ -591,6 +618,7 @@ impl Stack {
                 let conn = self.tcp.swap_remove(i);
                 self.sockets.remove(conn.handle);
                 self.ports_in_use.remove(&conn.local_port);
+                self.tcp_allocated = self.tcp_allocated.saturating_sub(conn.buffers);
                 self.stats
                     .tcp_active
                     .store(self.tcp.len(), Ordering::Relaxed);
@@ -668,7 +696,7 @@ impl Stack {
         moved
     }
 
-    fn housekeeping(&mut self, now: StdInstant) {
+    async fn housekeeping(&mut self, now: StdInstant) {
         let idle = self.tuning.idle_timeout;
         for conn in &mut self.tcp {
             let socket = self.sockets.get_mut::<tcp::Socket>(conn.handle);
@@ -696,7 +724,7 @@ impl Stack {
             .tunnel_drops
             .store(self.tunnel.drop_counters().total(), Ordering::Relaxed);
         // Sockets aborted above need a poll to send their resets and be reaped.
-        self.process();
+        self.process().await;
     }
 }
 
