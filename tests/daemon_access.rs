@@ -11,9 +11,7 @@
 
 use std::os::unix::fs::PermissionsExt;
 
-use gatehouse_e2e::daemon::{
-    can_run, gatehouse_bin, run_cli, start_peer, Daemon, TestGroup, TestUser,
-};
+use gatehouse_e2e::daemon::{can_run, gatehouse_bin, run_cli, Daemon, TestGroup, TestUser};
 use gatehouse_e2e::netns::Topology;
 
 #[test]
@@ -31,8 +29,7 @@ fn group_member_connects_and_outsider_is_refused() {
         TestUser::create(&format!("ghm{pid}"), &group.name).unwrap_or_else(|e| panic!("{e}"));
     let outsider = TestUser::create(&format!("gho{pid}"), "").unwrap_or_else(|e| panic!("{e}"));
 
-    let mut topo = Topology::new("da").unwrap_or_else(|e| panic!("{e}"));
-    start_peer(&mut topo).unwrap_or_else(|e| panic!("{e}"));
+    let topo = Topology::new("da").unwrap_or_else(|e| panic!("{e}"));
     let daemon = Daemon::start(&bin, &topo.client_ns, &topo.dir, &group.name)
         .unwrap_or_else(|e| panic!("{e}"));
     let socket = daemon.socket.to_string_lossy().into_owned();

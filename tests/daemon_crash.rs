@@ -7,7 +7,7 @@
 //! Needs root and wireguard-go (skipped with a notice otherwise; failed when
 //! `GATEHOUSE_E2E_REQUIRE=1`).
 
-use gatehouse_e2e::daemon::{can_run, gatehouse_bin, run_cli, start_peer, Daemon};
+use gatehouse_e2e::daemon::{can_run, gatehouse_bin, run_cli, Daemon};
 use gatehouse_e2e::netns::Topology;
 
 fn diff(a: &str, b: &str) -> String {
@@ -30,8 +30,7 @@ fn kill_9_then_restart_restores_the_host() {
         return;
     }
     let bin = gatehouse_bin();
-    let mut topo = Topology::new("dc").unwrap_or_else(|e| panic!("{e}"));
-    start_peer(&mut topo).unwrap_or_else(|e| panic!("{e}"));
+    let topo = Topology::new("dc").unwrap_or_else(|e| panic!("{e}"));
     let mut daemon =
         Daemon::start(&bin, &topo.client_ns, &topo.dir, "root").unwrap_or_else(|e| panic!("{e}"));
     let socket = daemon.socket.to_string_lossy().into_owned();

@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use gatehouse_e2e::daemon::{can_run, gatehouse_bin, run_cli, start_peer, Daemon, RawClient};
+use gatehouse_e2e::daemon::{can_run, gatehouse_bin, run_cli, Daemon, RawClient};
 use gatehouse_e2e::netns::Topology;
 use gatehouse_ipc::{
     ClientMessage, ConnectionState, ErrorKind, Event, Request, Response, ServerMessage,
@@ -165,8 +165,7 @@ fn fifty_subscribers_see_every_event_in_order() {
             .unwrap_or(20),
     );
     let bin = gatehouse_bin();
-    let mut topo = Topology::new("ds").unwrap_or_else(|e| panic!("{e}"));
-    start_peer(&mut topo).unwrap_or_else(|e| panic!("{e}"));
+    let topo = Topology::new("ds").unwrap_or_else(|e| panic!("{e}"));
     let daemon =
         Daemon::start(&bin, &topo.client_ns, &topo.dir, "root").unwrap_or_else(|e| panic!("{e}"));
     let sock = daemon.socket.clone();

@@ -345,8 +345,8 @@ impl Drop for TestGroup {
     }
 }
 
-/// Starts the gateway's wireguard-go, retrying twice: on a busy machine its TUN creation now
-/// and then fails with EBUSY.
+/// (Re)starts the gateway's wireguard-go after [`crate::netns::Topology::kill_wireguard_go`],
+/// retrying twice (its TUN device may take a moment to go).
 pub fn start_peer(topo: &mut crate::netns::Topology) -> Result<()> {
     let mut last = String::new();
     for _ in 0..3 {
