@@ -8,7 +8,10 @@ use gatehouse_vpc::reach::{Analyzer, Code, LocalRoute, Status, Tunnel, TunnelPee
 use gatehouse_vpc::tfstate::import_file;
 
 fn lab_state() -> PathBuf {
-    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../crates/lab/topology.tfstate"))
+    PathBuf::from(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../crates/lab/topology.tfstate"
+    ))
 }
 
 /// The lab's client profile: Address 10.100.0.2/32, AllowedIPs 10.20.0.0/16 + 192.168.1.0/24,
@@ -43,7 +46,12 @@ fn lab_verdicts_for_every_host_and_port() {
         .into_iter()
         .map(|v| {
             let proto = serde_json::to_value(&v.protocol).unwrap();
-            (v.name, proto.as_str().unwrap_or("?").to_string(), v.port, v.status)
+            (
+                v.name,
+                proto.as_str().unwrap_or("?").to_string(),
+                v.port,
+                v.status,
+            )
         })
         .collect();
     got.sort();

@@ -1,0 +1,272 @@
+//! The DigitalOcean importer against a local HTTP server that serves the shared corpus: paging
+//! through `links.pages.next`, a 429 with `Retry-After`, a 500 that recovers, a 500 that does not,
+//! and a dropped connection.
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use gatehouse_vpc::digitalocean::{import, DoError, Response, RetryPolicy, Transport};
+
+fn corpus(name: &str) -> String {
+    std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../../shared/corpus/digitalocean")
+            .join(name),
+    )
+    .unwrap()
+}
+
+/// What the server answers: path+query → list of (status, extra header, body), served in turn
+/// (the last one repeats).
+type Script = HashMap<String, Vec<(u16, String, String)>>;
+
+struct Server {
+    base: String,
+    hits: Arc<Mutex<Vec<String>>>,
+}
+
+fn serve(script: Script) -> Server {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let hits = Arc::new(Mutex::new(Vec::new()));
+    let seen = hits.clone();
+    std::thread::spawn(move || {
+        let mut served: HashMap<String, usize> = HashMap::new();
+        for stream in listener.incoming().take(64) {
+            let Ok(mut stream) = stream else { continue };
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut line = String::new();
+            if reader.read_line(&mut line).is_err() {
+                continue;
+            }
+            loop {
+                let mut h = String::new();
+                if reader.read_line(&mut h).is_err() || h == "\r\n" || h.is_empty() {
+                    break;
+                }
+            }
+            let target = line.split_whitespace().nth(1).unwrap_or("").to_string();
+            seen.lock().unwrap().push(target.clone());
+            let Some(answers) = script.get(&target) else {
+                let _ = stream.write_all(
+                    b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+                );
+                continue;
+            };
+            let n = served.entry(target).or_insert(0);
+            let (status, header, body) = &answers[(*n).min(answers.len() - 1)];
+            *n += 1;
+            if *status == 0 {
+                continue; // drop the connection without answering
+            }
+            let _ = write!(
+                stream,
+                "HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\n{header}Connection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    Server { base, hits }
+}
+
+/// A minimal HTTP/1.1 client over a TCP socket (the real one adds TLS and the token).
+struct PlainHttp;
+
+impl Transport for PlainHttp {
+    fn get(&mut self, url: &str) -> Result<Response, String> {
+        let rest = url.strip_prefix("http://").ok_or("not http")?;
+        let (host, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+        let mut s = TcpStream::connect(host).map_err(|e| e.to_string())?;
+        s.set_read_timeout(Some(Duration::from_secs(5)))
+            .map_err(|e| e.to_string())?;
+        write!(s, "GET {path} HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer test\r\nConnection: close\r\n\r\n")
+            .map_err(|e| e.to_string())?;
+        let mut raw = Vec::new();
+        s.read_to_end(&mut raw).map_err(|e| e.to_string())?;
+        let text = String::from_utf8_lossy(&raw);
+        let (head, body) = text
+            .split_once("\r\n\r\n")
+            .ok_or("connection closed without a response")?;
+        let status = head
+            .split_whitespace()
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .ok_or("bad status line")?;
+        let retry_after = head
+            .lines()
+            .find_map(|l| l.strip_prefix("Retry-After: "))
+            .and_then(|v| v.trim().parse().ok());
+        Ok(Response {
+            status,
+            retry_after,
+            body: body.as_bytes().to_vec(),
+        })
+    }
+}
+
+fn ok(body: String) -> (u16, String, String) {
+    (200, String::new(), body)
+}
+
+/// The corpus droplets split into two pages, the second behind a `next` link.
+fn droplet_pages() -> (String, String) {
+    let all: serde_json::Value = serde_json::from_str(&corpus("droplets_list.json")).unwrap();
+    let list = all["droplets"].as_array().unwrap();
+    let page1 = serde_json::json!({
+        "droplets": list[..2],
+        // The API writes its public host in links: the importer keeps the configured base.
+        "links": {"pages": {"next": "https://api.digitalocean.com/v2/droplets?page=2&per_page=200", "last": "x"}},
+        "meta": {"total": 3}
+    });
+    let page2 = serde_json::json!({"droplets": list[2..], "links": {"pages": {"prev": "https://api.digitalocean.com/v2/droplets?page=1"}}, "meta": {"total": 3}});
+    (page1.to_string(), page2.to_string())
+}
+
+#[test]
+fn pages_429_and_500_are_handled() {
+    let mut script: Script = HashMap::new();
+    let (p1, p2) = droplet_pages();
+    script.insert(
+        "/v2/vpcs?per_page=200".into(),
+        vec![ok(corpus("vpcs_list.json"))],
+    );
+    script.insert("/v2/droplets?per_page=200".into(), vec![ok(p1)]);
+    script.insert(
+        "/v2/droplets?page=2&per_page=200".into(),
+        vec![
+            (
+                429,
+                "Retry-After: 1\r\n".into(),
+                r#"{"id":"too_many_requests","message":"API Rate limit exceeded."}"#.into(),
+            ),
+            ok(p2),
+        ],
+    );
+    script.insert(
+        "/v2/load_balancers?per_page=200".into(),
+        vec![
+            (
+                500,
+                String::new(),
+                r#"{"id":"server_error","message":"Server Error"}"#.into(),
+            ),
+            ok(corpus("load_balancers_list.json")),
+        ],
+    );
+    script.insert(
+        "/v2/firewalls?per_page=200".into(),
+        vec![ok(
+            r#"{"firewalls":[],"links":{},"meta":{"total":0}}"#.into()
+        )],
+    );
+    let server = serve(script);
+    let mut waits = Vec::new();
+    let t = import(
+        &server.base,
+        &mut PlainHttp,
+        RetryPolicy::default(),
+        &mut |d| waits.push(d),
+    )
+    .unwrap();
+    assert_eq!(t.vpcs.len(), 3);
+    assert_eq!(t.hosts.len(), 3);
+    assert_eq!(t.load_balancers.len(), 2);
+    assert_eq!(
+        waits,
+        vec![Duration::from_secs(1), Duration::from_millis(500)]
+    );
+    let hits = server.hits.lock().unwrap().clone();
+    assert_eq!(
+        hits,
+        [
+            "/v2/vpcs?per_page=200",
+            "/v2/droplets?per_page=200",
+            "/v2/droplets?page=2&per_page=200",
+            "/v2/droplets?page=2&per_page=200",
+            "/v2/load_balancers?per_page=200",
+            "/v2/load_balancers?per_page=200",
+            "/v2/firewalls?per_page=200",
+        ]
+    );
+}
+
+#[test]
+fn persistent_errors_are_clear() {
+    let mut script: Script = HashMap::new();
+    script.insert(
+        "/v2/vpcs?per_page=200".into(),
+        vec![(
+            500,
+            String::new(),
+            r#"{"id":"server_error","message":"Server Error"}"#.into(),
+        )],
+    );
+    let server = serve(script);
+    let mut waits = 0;
+    let e = import(
+        &server.base,
+        &mut PlainHttp,
+        RetryPolicy::default(),
+        &mut |_| waits += 1,
+    )
+    .unwrap_err();
+    assert_eq!(waits, 3);
+    assert!(matches!(e, DoError::Status { status: 500, .. }), "{e}");
+    assert!(e.to_string().contains("HTTP 500: Server Error"), "{e}");
+
+    let mut script: Script = HashMap::new();
+    script.insert(
+        "/v2/vpcs?per_page=200".into(),
+        vec![(
+            401,
+            String::new(),
+            r#"{"id":"unauthorized","message":"Unable to authenticate you"}"#.into(),
+        )],
+    );
+    let server = serve(script);
+    let e = import(
+        &server.base,
+        &mut PlainHttp,
+        RetryPolicy::default(),
+        &mut |_| {},
+    )
+    .unwrap_err();
+    assert!(
+        e.to_string()
+            .ends_with("HTTP 401: Unable to authenticate you"),
+        "{e}"
+    );
+
+    let mut script: Script = HashMap::new();
+    script.insert(
+        "/v2/vpcs?per_page=200".into(),
+        vec![(0, String::new(), String::new())],
+    );
+    let server = serve(script);
+    let e = import(
+        &server.base,
+        &mut PlainHttp,
+        RetryPolicy::default(),
+        &mut |_| {},
+    )
+    .unwrap_err();
+    assert!(matches!(e, DoError::Transport { .. }), "{e}");
+
+    let mut script: Script = HashMap::new();
+    script.insert(
+        "/v2/vpcs?per_page=200".into(),
+        vec![ok("{\"vpcs\": [{\"id\": 5".into())],
+    );
+    let server = serve(script);
+    let e = import(
+        &server.base,
+        &mut PlainHttp,
+        RetryPolicy::default(),
+        &mut |_| {},
+    )
+    .unwrap_err();
+    assert!(matches!(e, DoError::Body { .. }), "{e}");
+}
