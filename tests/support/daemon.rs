@@ -67,13 +67,26 @@ pub struct Daemon {
     ns: String,
     group: String,
     bin: PathBuf,
+    extra: Vec<String>,
 }
 
 impl Daemon {
     /// Starts `BIN daemon` in `ns` with its socket and state under `dir`, allowing `group`;
     /// returns once the socket answers.
     pub fn start(bin: &Path, ns: &str, dir: &Path, group: &str) -> Result<Daemon> {
+        Daemon::start_with(bin, ns, dir, group, &[])
+    }
+
+    /// [`Daemon::start`] with extra `gatehouse daemon` arguments.
+    pub fn start_with(
+        bin: &Path,
+        ns: &str,
+        dir: &Path,
+        group: &str,
+        extra: &[&str],
+    ) -> Result<Daemon> {
         let mut d = Daemon {
+            extra: extra.iter().map(|s| (*s).to_owned()).collect(),
             child: None,
             socket: dir.join("run").join("gatehouse.sock"),
             state_dir: dir.join("state"),
@@ -103,6 +116,7 @@ impl Daemon {
             .arg(&self.state_dir)
             .arg("--group")
             .arg(&self.group)
+            .args(&self.extra)
             .env(
                 "RUST_LOG",
                 std::env::var("RUST_LOG").unwrap_or_else(|_| "info".into()),

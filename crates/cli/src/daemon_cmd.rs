@@ -30,6 +30,9 @@ pub struct DaemonArgs {
     /// The group whose members may use the service besides root (serving only).
     #[arg(long, default_value = gatehouse_ipc::GROUP)]
     pub group: String,
+    /// Seconds of traffic without reply or handshake before a connection is Stale (tests).
+    #[arg(long, default_value_t = 180, hide = true)]
+    pub stale_after: u64,
 }
 
 /// Client-side actions of `gatehouse daemon`.
@@ -107,6 +110,10 @@ pub fn run(args: DaemonArgs) -> anyhow::Result<()> {
     }
     let opts = gatehouse_daemon::DaemonOptions {
         group: args.group.clone(),
+        machine: gatehouse_session::machine::MachineConfig {
+            stale_after: Duration::from_secs(args.stale_after.max(1)),
+            ..Default::default()
+        },
         ..gatehouse_daemon::DaemonOptions::new(args.socket.clone(), args.state_dir.clone())
     };
     runtime()?.block_on(async move {

@@ -35,6 +35,8 @@ pub struct DaemonOptions {
     pub write_timeout: Duration,
     /// How long a new client has to say hello.
     pub hello_timeout: Duration,
+    /// Timing of the connection state machine (Stale after 180 s by default).
+    pub machine: gatehouse_session::machine::MachineConfig,
 }
 
 impl DaemonOptions {
@@ -48,6 +50,7 @@ impl DaemonOptions {
             event_queue: 1024,
             write_timeout: Duration::from_secs(10),
             hello_timeout: Duration::from_secs(10),
+            machine: gatehouse_session::machine::MachineConfig::default(),
         }
     }
 }
@@ -114,8 +117,11 @@ pub async fn run(
     std::fs::create_dir_all(&opts.state_dir).map_err(io_err("cannot create", &opts.state_dir))?;
     std::fs::set_permissions(&opts.state_dir, std::fs::Permissions::from_mode(0o700))
         .map_err(io_err("cannot set the mode of", &opts.state_dir))?;
-    let engine =
-        Engine::new(EngineOptions::new(opts.state_dir.clone())).map_err(DaemonError::Engine)?;
+    let engine = Engine::new(EngineOptions {
+        machine: opts.machine,
+        ..EngineOptions::new(opts.state_dir.clone())
+    })
+    .map_err(DaemonError::Engine)?;
     let rec = engine.recover().await;
     for name in &rec.replayed {
         tracing::warn!(profile = %name, "undid the host changes of a tunnel left by a previous run");

@@ -579,6 +579,10 @@ impl Engine {
                 _ = tick.tick() => {
                     let stats = run.handle.stats();
                     pending.push(apply(&mut machine, Input::Sent(stats.io.tun_rx_packets)));
+                    pending.push(apply(
+                        &mut machine,
+                        Input::Received(stats.peers.iter().map(|p| p.rx_bytes).sum()),
+                    ));
                     pending.push(apply(&mut machine, Input::Clock { boot: boot_clock() }));
                     let now = gatehouse_tunnel::Instant::now();
                     // Handshakes also seen through the counters, in case events were skipped.

@@ -52,6 +52,9 @@ pub enum Input {
     Handshake,
     /// The cumulative count of packets the user sent into the tunnel (read from the TUN device), sampled now.
     Sent(u64),
+    /// The cumulative bytes received from the peers (authenticated), sampled now: a reply
+    /// proves the path works.
+    Received(u64),
     /// A clock reading: the boot clock (`CLOCK_BOOTTIME`, runs during suspend) at the same
     /// moment as the monotonic `now` given with it.
     Clock {
@@ -87,6 +90,7 @@ pub struct Machine {
     /// The first moment bytes were seen sent after the last handshake.
     unanswered_since: Option<Instant>,
     tx_bytes: u64,
+    rx_bytes: u64,
     clock: Option<(Instant, Duration)>,
     backoff: Duration,
     next_retry: Option<Instant>,
@@ -101,6 +105,7 @@ impl Machine {
             last_handshake: None,
             unanswered_since: None,
             tx_bytes: 0,
+            rx_bytes: 0,
             clock: None,
             backoff: config.backoff_initial,
             next_retry: None,
@@ -132,6 +137,7 @@ impl Machine {
                     self.last_handshake = None;
                     self.unanswered_since = None;
                     self.tx_bytes = 0;
+                    self.rx_bytes = 0;
                     self.reset_backoff();
                     // Handshake at once rather than waiting for the first packet, and again
                     // with backoff until one completes.
@@ -151,6 +157,12 @@ impl Machine {
                     self.unanswered_since = Some(now);
                 }
                 self.tx_bytes = n;
+            }
+            Input::Received(n) => {
+                if n > self.rx_bytes {
+                    self.unanswered_since = None;
+                }
+                self.rx_bytes = n;
             }
             Input::Clock { boot } => {
                 if let Some((mono0, boot0)) = self.clock {
@@ -376,6 +388,24 @@ mod tests {
         }
         let gap = m.poll_timeout().map(|n| n.duration_since(t));
         assert_eq!(gap, Some(S(60)));
+    }
+
+    #[test]
+    fn replies_keep_a_busy_connection_fresh() {
+        let t0 = Instant::now();
+        let mut m = started(t0);
+        m.handle(Input::Handshake, t0);
+        for i in 1..=100u64 {
+            m.handle(Input::Sent(i), t0 + S(10 * i));
+            m.handle(Input::Received(i), t0 + S(10 * i));
+        }
+        assert_eq!(m.state(), &ConnectionState::Connected);
+        // The peer goes silent while we keep sending.
+        m.handle(Input::Sent(101), t0 + S(1010));
+        m.poll(t0 + S(1189));
+        assert_eq!(m.state(), &ConnectionState::Connected);
+        m.poll(t0 + S(1190));
+        assert!(matches!(m.state(), ConnectionState::Stale { .. }));
     }
 
     #[test]
