@@ -3,7 +3,7 @@
 //! ```text
 //! Disconnected ─start─▶ Connecting ─handshake─▶ Connected ◀─handshake─┐
 //!                            │                      │                  │
-//!                            └──── no handshake ────┴──▶ Stale ────────┘
+//!                            └── no reply/handshake ┴──▶ Stale ────────┘
 //!                              (traffic sent, 180 s),    │ re-resolve + re-handshake,
 //!                              suspend/resume,           │ with backoff 1 s, 2 s … 60 s
 //!                              network change            ▼
@@ -21,7 +21,8 @@ use gatehouse_ipc::{ConnectionState, StaleReason};
 /// Timing of a [`Machine`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct MachineConfig {
-    /// Traffic sent and no handshake for this long: Stale (180 s: REJECT_AFTER_TIME).
+    /// Traffic sent and neither a reply nor a handshake for this long (and no handshake for
+    /// this long): Stale (180 s: REJECT_AFTER_TIME).
     pub stale_after: Duration,
     /// The boot clock running ahead of the monotonic clock by more than this between two
     /// ticks means the machine was suspended.
