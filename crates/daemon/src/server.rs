@@ -199,6 +199,13 @@ async fn serve(shared: Arc<Shared>, stream: UnixStream) {
     let groups = groups_of_pid(pid);
     if cred.is_none() || !shared.access.allows(uid, gid, groups.as_deref()) {
         tracing::info!(client = n, uid, pid, "refused: not root nor in the group");
+        // Take the hello first (briefly), so the client is reading when the answer comes
+        // rather than writing into a closed socket.
+        let _ = tokio::time::timeout(
+            Duration::from_secs(2),
+            read_frame::<_, ClientMessage>(&mut read),
+        )
+        .await;
         let socket = shared.opts.socket.display().to_string();
         let reply = ErrorReply::new(
             ErrorKind::PermissionDenied,

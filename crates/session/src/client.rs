@@ -56,15 +56,23 @@ impl DaemonClient {
             write,
             next_id: 1,
         };
-        write_frame(
+        let sent = write_frame(
             &mut client.write,
             &ClientMessage::Hello {
                 version: PROTOCOL_VERSION,
                 client: format!("gatehouse-session {}", env!("CARGO_PKG_VERSION")),
             },
         )
-        .await?;
-        match client.read_message(TIMEOUT).await? {
+        .await;
+        // A daemon that refuses us may answer and close before reading the hello: read its
+        // answer even when the write failed.
+        let answer = client.read_message(TIMEOUT).await;
+        let answer = match (sent, answer) {
+            (_, Ok(m)) => m,
+            (Err(e), Err(_)) => return Err(e.into()),
+            (Ok(()), Err(e)) => return Err(e),
+        };
+        match answer {
             ServerMessage::Welcome { version, .. } if version == PROTOCOL_VERSION => Ok(client),
             ServerMessage::Welcome { version, daemon } => {
                 Err(SessionError::Refused(gatehouse_ipc::ErrorReply::new(
