@@ -64,6 +64,8 @@ struct Inner {
     opts: EngineOptions,
     journal: Journal,
     tunnels: Mutex<BTreeMap<String, Arc<Running>>>,
+    /// Interfaces this engine created (left out of the network-change watch).
+    ours: Mutex<std::collections::HashSet<String>>,
     /// Serializes connect and disconnect (route checks, journal).
     ops: tokio::sync::Mutex<()>,
     hub: Hub,
@@ -141,6 +143,35 @@ async fn resolve_endpoints(config: &Config) -> (Vec<SocketAddr>, Vec<String>) {
     (addrs, warnings)
 }
 
+/// A digest of the host's interfaces (up/running flags and addresses), leaving out loopback
+/// and `exclude` (our own tunnels): it changes when the network does.
+fn network_fingerprint(exclude: &std::collections::HashSet<String>) -> u64 {
+    use nix::net::if_::InterfaceFlags;
+    use std::hash::{Hash, Hasher};
+    let Ok(addrs) = nix::ifaddrs::getifaddrs() else {
+        return 0;
+    };
+    let mut items: Vec<String> = addrs
+        .filter(|a| a.interface_name != "lo" && !exclude.contains(&a.interface_name))
+        .map(|a| {
+            let flags = a.flags & (InterfaceFlags::IFF_UP | InterfaceFlags::IFF_RUNNING);
+            let addr = a
+                .address
+                .and_then(|s| {
+                    s.as_sockaddr_in()
+                        .map(|v4| v4.ip().to_string())
+                        .or_else(|| s.as_sockaddr_in6().map(|v6| v6.ip().to_string()))
+                })
+                .unwrap_or_default();
+            format!("{} {:x} {addr}", a.interface_name, flags.bits())
+        })
+        .collect();
+    items.sort();
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    items.hash(&mut h);
+    h.finish()
+}
+
 /// An address inside `net` to nudge a handshake towards.
 fn probe_target(net: &IpNet) -> IpAddr {
     match net {
@@ -188,6 +219,7 @@ impl Engine {
                 opts,
                 journal,
                 tunnels: Mutex::new(BTreeMap::new()),
+                ours: Mutex::new(std::collections::HashSet::new()),
                 ops: tokio::sync::Mutex::new(()),
                 hub: Hub::default(),
             }),
@@ -402,6 +434,39 @@ impl Engine {
         let tun = TunDevice::create(Some(&interface_for(name)), mtu)
             .map_err(|e| err(ErrorKind::Failed, format!("{name}: {e}")))?;
         let interface = tun.name().to_owned();
+        self.mark_ours(&interface, true);
+        let result = self
+            .bring_up_on(name, req, config, tunnel, allowed, public_key, tun, mtu)
+            .await;
+        if result.is_err() {
+            self.mark_ours(&interface, false);
+        }
+        result
+    }
+
+    fn mark_ours(&self, interface: &str, ours: bool) {
+        if let Ok(mut set) = self.inner.ours.lock() {
+            if ours {
+                set.insert(interface.to_owned());
+            } else {
+                set.remove(interface);
+            }
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn bring_up_on(
+        &self,
+        name: &str,
+        req: &ConnectRequest,
+        config: &Config,
+        tunnel: Tunnel,
+        allowed: Vec<IpNet>,
+        public_key: String,
+        tun: TunDevice,
+        mtu: u16,
+    ) -> Result<String, ErrorReply> {
+        let interface = tun.name().to_owned();
         let (endpoints, warnings) = resolve_endpoints(config).await;
         for w in warnings {
             self.log(Some(name), LogLevel::Warn, w);
@@ -545,6 +610,7 @@ impl Engine {
         let mut pending = vec![apply(&mut machine, Input::Started)];
         let mut last_rx_tx = (u64::MAX, u64::MAX);
         let mut last_handshake = None;
+        let mut last_network: Option<u64> = None;
         loop {
             for (changed, actions) in pending.drain(..) {
                 if let Some(state) = changed {
@@ -584,6 +650,12 @@ impl Engine {
                         Input::Received(stats.peers.iter().map(|p| p.rx_bytes).sum()),
                     ));
                     pending.push(apply(&mut machine, Input::Clock { boot: boot_clock() }));
+                    let ours = self.inner.ours.lock().map(|s| s.clone()).unwrap_or_default();
+                    let network = network_fingerprint(&ours);
+                    if last_network.is_some_and(|prev| prev != network) {
+                        pending.push(apply(&mut machine, Input::NetworkChanged));
+                    }
+                    last_network = Some(network);
                     let now = gatehouse_tunnel::Instant::now();
                     // Handshakes also seen through the counters, in case events were skipped.
                     let newest = stats.peers.iter().filter_map(|p| p.last_handshake).max();
@@ -625,6 +697,7 @@ impl Engine {
         if let Ok(mut t) = self.inner.tunnels.lock() {
             t.remove(&name);
         }
+        self.mark_ours(&run.interface, false);
         let (changed, _) = machine.handle(Input::Stopped, Instant::now());
         if let Some(state) = changed {
             self.set_state(&run, state);
@@ -782,6 +855,20 @@ mod tests {
         for t in ["10.202.0.0/24", "0.0.0.0/0", "fd00::/8", "::/0"] {
             assert!(n(t).contains(&probe_target(&n(t))));
         }
+    }
+
+    #[test]
+    fn network_fingerprint_ignores_excluded_interfaces() {
+        let none = std::collections::HashSet::new();
+        let a = network_fingerprint(&none);
+        assert_eq!(a, network_fingerprint(&none));
+        let all: std::collections::HashSet<String> = nix::ifaddrs::getifaddrs()
+            .map(|i| i.map(|a| a.interface_name).collect())
+            .unwrap_or_default();
+        let empty = network_fingerprint(&all);
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        std::hash::Hash::hash(&Vec::<String>::new(), &mut h);
+        assert_eq!(empty, std::hash::Hasher::finish(&h));
     }
 
     #[test]

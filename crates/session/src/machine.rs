@@ -162,6 +162,12 @@ impl Machine {
             Input::Received(n) => {
                 if n > self.rx_bytes {
                     self.unanswered_since = None;
+                    // An authenticated reply after going Stale proves the path works again
+                    // (a still-valid session does not need a new handshake to carry it).
+                    if matches!(self.state, ConnectionState::Stale { .. }) && self.rx_bytes > 0 {
+                        self.state = ConnectionState::Connected;
+                        self.reset_backoff();
+                    }
                 }
                 self.rx_bytes = n;
             }
@@ -407,6 +413,9 @@ mod tests {
         assert_eq!(m.state(), &ConnectionState::Connected);
         m.poll(t0 + S(1190));
         assert!(matches!(m.state(), ConnectionState::Stale { .. }));
+        // The peer answers again with the old session: Connected, no handshake needed.
+        let (c, _) = m.handle(Input::Received(101), t0 + S(1195));
+        assert_eq!(c, Some(ConnectionState::Connected));
     }
 
     #[test]
