@@ -1,7 +1,9 @@
 //! End-to-end: honest state. Connected through the daemon with traffic flowing, the gateway
 //! (wireguard-go) is killed: the profile turns Stale within the stated time (the daemon runs
 //! with `--stale-after 10` instead of 180 s to keep the test short); the gateway comes back:
-//! Connected again with no user action (the daemon re-handshakes with backoff).
+//! Connected again with no user action (the daemon re-handshakes with backoff). Then a network
+//! change (an address added to the physical link) turns it Stale at once, and the next reply
+//! from the peer makes it Connected again.
 //!
 //! Needs root and wireguard-go (skipped with a notice otherwise; failed when
 //! `GATEHOUSE_E2E_REQUIRE=1`).
@@ -104,6 +106,71 @@ fn gateway_loss_is_stale_and_recovery_is_automatic() {
         panic!("not Connected again within 60 s:\n{}", daemon.log_text());
     };
     eprintln!("gateway back: Connected after {back:?}, no user action");
+
+    // A network change (a new address on the physical link): Stale at once, then Connected
+    // again as soon as the peer answers.
+    let stop = Arc::new(AtomicBool::new(false));
+    let pinger = {
+        let stop = Arc::clone(&stop);
+        let ns = topo.client_ns.clone();
+        std::thread::spawn(move || {
+            while !stop.load(Ordering::Relaxed) {
+                let _ = ns_run(&ns, "ping", &["-c", "1", "-W", "1", "10.202.0.1"]);
+                std::thread::sleep(Duration::from_millis(500));
+            }
+        })
+    };
+    let mut sub =
+        gatehouse_e2e::daemon::RawClient::connect(&daemon.socket).unwrap_or_else(|e| panic!("{e}"));
+    sub.stream
+        .set_read_timeout(Some(Duration::from_secs(15)))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let subscribed = sub.request(gatehouse_ipc::Request::Subscribe);
+    assert!(matches!(
+        subscribed,
+        Ok(gatehouse_ipc::Response::Subscribed)
+    ));
+    gatehouse_e2e::netns::ip(&[
+        "-n",
+        &topo.client_ns,
+        "addr",
+        "add",
+        "10.201.0.9/24",
+        "dev",
+        gatehouse_e2e::netns::CLIENT_OUTER_IF,
+    ])
+    .unwrap_or_else(|e| panic!("{e}"));
+    let mut states = Vec::new();
+    let t0 = Instant::now();
+    while t0.elapsed() < Duration::from_secs(30) {
+        match sub.recv() {
+            Ok(Some(gatehouse_ipc::ServerMessage::Event(f))) => {
+                if let gatehouse_ipc::Event::State { state, .. } = f.event {
+                    states.push(state.clone());
+                    if state == gatehouse_ipc::ConnectionState::Connected {
+                        break;
+                    }
+                }
+            }
+            Ok(Some(_)) => {}
+            Ok(None) | Err(_) => break,
+        }
+    }
+    stop.store(true, Ordering::Relaxed);
+    let _ = pinger.join();
+    eprintln!("network change: states {states:?} in {:?}", t0.elapsed());
+    assert_eq!(
+        states.first(),
+        Some(&gatehouse_ipc::ConnectionState::Stale {
+            reason: gatehouse_ipc::StaleReason::NetworkChanged
+        }),
+        "{states:?}"
+    );
+    assert_eq!(
+        states.last(),
+        Some(&gatehouse_ipc::ConnectionState::Connected),
+        "{states:?}"
+    );
     let name = topo.client_if.clone();
     let (ok, out) = run_cli(&bin, None, &["down", &name, "--socket", &socket]);
     assert!(ok, "down: {out}");
