@@ -2,7 +2,8 @@
 //! connected, then a restart: the journal is replayed and the client namespace's addresses,
 //! routes, rules, nftables ruleset and resolv.conf equal the snapshot taken before connect.
 //! Then SIGTERM while connected: the daemon disconnects cleanly and the namespace is clean
-//! again.
+//! again. On the way, connecting the same profile twice, or a second profile whose routes
+//! collide, is refused with the colliding networks named.
 //!
 //! Needs root and wireguard-go (skipped with a notice otherwise; failed when
 //! `GATEHOUSE_E2E_REQUIRE=1`).
@@ -48,6 +49,31 @@ fn kill_9_then_restart_restores_the_host() {
         assert!(ok, "connect: {out}\n{}", daemon.log_text());
     };
     connect(&daemon);
+    // The same profile again, and another whose routes collide: refused, naming why.
+    let (ok, out) = run_cli(
+        &bin,
+        None,
+        &["daemon", "--socket", &socket, "connect", &conf],
+    );
+    assert!(!ok && out.contains("already connected"), "{out}");
+    let other = topo.dir.join("ghother.conf");
+    std::fs::copy(&topo.client_conf, &other).unwrap_or_else(|e| panic!("{e}"));
+    let (ok, out) = run_cli(
+        &bin,
+        None,
+        &[
+            "daemon",
+            "--socket",
+            &socket,
+            "connect",
+            &other.to_string_lossy(),
+        ],
+    );
+    assert!(!ok, "a colliding profile connected: {out}");
+    assert!(
+        out.contains("overlap") && out.contains("10.202.0.0/24") && out.contains(&topo.client_if),
+        "{out}"
+    );
     let during = topo.client_snapshot().unwrap_or_else(|e| panic!("{e}"));
     assert_ne!(before, during, "connecting changed nothing?");
     assert!(
