@@ -1,0 +1,114 @@
+//! The commands the UI calls: each forwards to [`Backend`] (or the tray's handler) and nothing
+//! more. Their TypeScript wrappers are generated (`ui/src/bindings.ts`).
+
+use std::sync::Arc;
+
+use tauri::{AppHandle, State};
+
+use crate::backend::Backend;
+use crate::dto::{
+    AppError, ConnectionView, ImportOutcome, LogLine, MapView, OpenedService, ServiceView,
+    TrayStatus,
+};
+
+type B<'a> = State<'a, Arc<Backend>>;
+
+/// Every profile with its connection.
+#[tauri::command]
+#[specta::specta]
+pub async fn list_connections(b: B<'_>) -> Result<Vec<ConnectionView>, AppError> {
+    Ok(b.connections().await)
+}
+
+/// Connects a profile.
+#[tauri::command]
+#[specta::specta]
+pub async fn connect(b: B<'_>, name: String) -> Result<(), AppError> {
+    b.connect(&name).await
+}
+
+/// Disconnects a profile.
+#[tauri::command]
+#[specta::specta]
+pub async fn disconnect(b: B<'_>, name: String) -> Result<(), AppError> {
+    b.disconnect(&name).await
+}
+
+/// Imports wg-quick text (from a file or pasted) as a profile.
+#[tauri::command]
+#[specta::specta]
+pub async fn import_profile(
+    b: B<'_>,
+    name: String,
+    text: String,
+) -> Result<ImportOutcome, AppError> {
+    b.import(&name, &text).await
+}
+
+/// Deletes a stored profile.
+#[tauri::command]
+#[specta::specta]
+pub async fn delete_profile(b: B<'_>, name: String) -> Result<(), AppError> {
+    b.delete(&name).await
+}
+
+/// Starts the demo lab and connects to it.
+#[tauri::command]
+#[specta::specta]
+pub async fn start_demo(b: B<'_>) -> Result<(), AppError> {
+    b.start_demo().await
+}
+
+/// The demo network's VPC map.
+#[tauri::command]
+#[specta::specta]
+pub async fn demo_map(b: B<'_>) -> Result<MapView, AppError> {
+    b.demo_map().await
+}
+
+/// A map of a synthetic VPC with `hosts` hosts (measurements).
+#[tauri::command]
+#[specta::specta]
+pub async fn synthetic_map(hosts: u32) -> Result<MapView, AppError> {
+    crate::map::synthetic_map(hosts)
+}
+
+/// The private services reachable through the demo connection.
+#[tauri::command]
+#[specta::specta]
+pub async fn list_services(b: B<'_>) -> Result<Vec<ServiceView>, AppError> {
+    Ok(b.services().await)
+}
+
+/// Opens a service: a local forward, and the start of the page for web servers.
+#[tauri::command]
+#[specta::specta]
+pub async fn open_service(b: B<'_>, host: String, port: u16) -> Result<OpenedService, AppError> {
+    b.open_service(&host, port).await
+}
+
+/// The log so far.
+#[tauri::command]
+#[specta::specta]
+pub async fn list_logs(b: B<'_>) -> Result<Vec<LogLine>, AppError> {
+    Ok(b.logs())
+}
+
+/// Runs a tray menu action (`connect:NAME`, `disconnect:NAME`, `demo`, `open`, `quit`) through
+/// the tray's own handler.
+#[tauri::command]
+#[specta::specta]
+pub async fn tray_action(app: AppHandle, id: String) -> Result<(), AppError> {
+    crate::tray::perform(&app, &id).await
+}
+
+/// What the tray shows now: its icon's state and its tooltip.
+#[tauri::command]
+#[specta::specta]
+pub async fn tray_status(b: B<'_>) -> Result<TrayStatus, AppError> {
+    let views = b.last_reported();
+    Ok(TrayStatus {
+        state: crate::tray::overall(&views),
+        tooltip: crate::tray::tooltip(&views),
+    })
+}
