@@ -3,6 +3,7 @@
 
 mod daemon_cmd;
 mod demo_cmd;
+mod noroot_cmd;
 mod profile_cmd;
 mod service_cmd;
 mod tunnel_cmd;

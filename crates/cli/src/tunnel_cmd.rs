@@ -44,6 +44,12 @@ pub struct UpArgs {
     /// and returns (`gatehouse down NAME` disconnects).
     #[arg(long, env = "GATEHOUSE_SOCKET", default_value = gatehouse_ipc::DEFAULT_SOCKET)]
     pub socket: PathBuf,
+    /// Without root: no TUN; reach the private network through a SOCKS5/HTTP proxy and port
+    /// forwards on 127.0.0.1 (userspace network stack).
+    #[arg(long)]
+    pub no_root: bool,
+    #[command(flatten)]
+    pub noroot: crate::noroot_cmd::NoRootArgs,
 }
 
 /// Arguments of `gatehouse status`.
@@ -311,6 +317,10 @@ pub fn up(args: UpArgs) -> anyhow::Result<()> {
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .try_init();
 
+    if args.no_root {
+        let loaded = load(&resolve_source(&args.profile))?;
+        return crate::noroot_cmd::run(loaded.config, &loaded.label, &args.noroot);
+    }
     if !args.foreground && crate::daemon_cmd::service_answers(&args.socket) {
         if args.name.is_some() || args.json_events {
             bail!(
