@@ -156,6 +156,7 @@ try {
   await preview.waitForExist({ timeout: 20000 });
   const page = await preview.getText();
   check(page.includes("web-1 - Gatehouse demo shop"), `web-1's page came through the tunnel (${page.length} chars)`);
+  await browser.execute(() => document.getElementById("service-preview").scrollIntoView({ block: "center" }));
   await shot("services-web-1-opened");
 
   // Import a broken .conf: the line error shows inline.
@@ -172,6 +173,7 @@ try {
   await problem.waitForExist({ timeout: 10000 });
   const problemText = await problem.getText();
   check(/line 3, column \d+/.test(problemText) && problemText.includes("ListenPort"), `the import error points at the line: "${problemText.replace(/\n/g, " | ")}"`);
+  await browser.execute(() => document.querySelector(".problem").scrollIntoView({ block: "center" }));
   await shot("connections-import-error");
 
   // Disconnect through the tray's own handler.
