@@ -371,3 +371,114 @@ async fn serve(shared: Arc<Shared>, stream: UnixStream) {
     // Let queued messages (an error) go out, within the write timeout.
     let _ = tokio::time::timeout(timeout, writer).await;
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use gatehouse_session::{DaemonClient, SessionError};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    /// The daemon on a temporary socket, allowing this process's own group (so the test runs
+    /// without root); no tunnel is started.
+    #[test]
+    fn serves_status_and_refuses_bad_frames_and_versions() {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap_or_else(|e| panic!("{e}"));
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let group = nix::unistd::Group::from_gid(nix::unistd::getegid())
+            .ok()
+            .flatten()
+            .map(|g| g.name)
+            .unwrap_or_else(|| "root".into());
+        let socket = dir.path().join("run").join("gh.sock");
+        let opts = DaemonOptions {
+            group,
+            ..DaemonOptions::new(socket.clone(), dir.path().join("state"))
+        };
+        rt.block_on(async move {
+            let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+            let server = tokio::spawn(run(opts, async move {
+                let _ = stop_rx.await;
+            }));
+            let mut up = false;
+            for _ in 0..100 {
+                if socket.exists() {
+                    up = true;
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            assert!(up, "no socket");
+            let mode = std::fs::metadata(&socket)
+                .map(|m| m.permissions().mode() & 0o777)
+                .unwrap_or(0);
+            assert_eq!(mode, 0o660);
+
+            // A good client.
+            let mut c = DaemonClient::connect(&socket)
+                .await
+                .unwrap_or_else(|e| panic!("{e}"));
+            match c.request(Request::Status).await {
+                Ok(Response::Status(s)) => assert!(s.tunnels.is_empty()),
+                other => panic!("{other:?}"),
+            }
+            let e = c
+                .request(Request::Disconnect {
+                    name: "nope".into(),
+                })
+                .await
+                .err();
+            assert!(matches!(&e, Some(SessionError::Refused(r)) if r.kind == ErrorKind::NotFound));
+
+            // Oversize prefix: an error frame, then the end.
+            let mut raw = UnixStream::connect(&socket)
+                .await
+                .unwrap_or_else(|e| panic!("{e}"));
+            raw.write_all(&[0xff, 0xff, 0xff, 0xff])
+                .await
+                .unwrap_or_else(|e| panic!("{e}"));
+            let msg: Option<ServerMessage> = read_frame(&mut raw).await.unwrap_or(None);
+            assert!(
+                matches!(msg, Some(ServerMessage::Error(ref r)) if r.kind == ErrorKind::Protocol)
+            );
+            let mut rest = Vec::new();
+            let _ = raw.read_to_end(&mut rest).await;
+            assert!(rest.is_empty());
+
+            // Wrong version.
+            let mut raw = UnixStream::connect(&socket)
+                .await
+                .unwrap_or_else(|e| panic!("{e}"));
+            write_frame(
+                &mut raw,
+                &ClientMessage::Hello {
+                    version: PROTOCOL_VERSION + 1,
+                    client: "t".into(),
+                },
+            )
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+            let msg: Option<ServerMessage> = read_frame(&mut raw).await.unwrap_or(None);
+            match msg {
+                Some(ServerMessage::Error(r)) => {
+                    assert_eq!(r.kind, ErrorKind::Version);
+                    assert!(r.message.contains(&(PROTOCOL_VERSION + 1).to_string()));
+                }
+                other => panic!("{other:?}"),
+            }
+
+            // The good client is still served.
+            assert!(matches!(
+                c.request(Request::Status).await,
+                Ok(Response::Status(_))
+            ));
+            let _ = stop_tx.send(());
+            let r = server.await;
+            assert!(matches!(r, Ok(Ok(()))));
+            assert!(!socket.exists(), "socket left behind");
+        });
+    }
+}
