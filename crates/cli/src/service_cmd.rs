@@ -52,7 +52,6 @@ fn unit_text(bin: &Path) -> String {
         "# Written by `gatehouse service install`; removed by `gatehouse service uninstall`.\n\
          [Unit]\n\
          Description=Gatehouse WireGuard service\n\
-         Documentation=https://github.com/gatehouse/gatehouse\n\
          After=network-online.target\n\
          Wants=network-online.target\n\
          \n\
