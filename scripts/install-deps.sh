@@ -39,3 +39,6 @@ done
 for comp in rustfmt clippy; do
   rustup component list --installed 2>/dev/null | grep -q "^$comp" || rustup component add "$comp"
 done
+
+# The desktop app: WebKitGTK, Xvfb, WebKitWebDriver, tauri-driver, the npm packages.
+bash "$(dirname "$0")/install-app-deps.sh"

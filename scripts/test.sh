@@ -30,6 +30,9 @@ step "build the gatehouse binary" cargo build -p gatehouse-cli
 step "tunnel core with the fake clock" cargo test -p gatehouse-tunnel --features mock-clock
 step "all tests (in a fresh D-Bus session with an unlocked gnome-keyring)" \
   bash scripts/with-keyring.sh cargo test --workspace --no-fail-fast
+step "UI unit tests (vitest)" npm run --silent ui:test
+step "UI type check" npm run --silent ui:check
+step "the app's real window over WebDriver (Xvfb)" bash scripts/app-e2e.sh
 
 echo
 echo "==> done in $(( $(date +%s) - start )) s"

@@ -56,7 +56,8 @@ pub fn export_bindings(path: &std::path::Path) -> Result<(), String> {
         .map_err(|e| e.to_string())
 }
 
-/// Runs the app until the user quits from the tray.
+/// Runs the app until the user quits from the tray. With `--demo` it starts the demo network
+/// and connects to it at once.
 pub fn run() {
     let builder = specta_builder();
     let result = tauri::Builder::default()
@@ -85,6 +86,15 @@ pub fn run() {
             }));
             app.manage(backend.clone());
             tray::build(app.handle())?;
+            if std::env::args().any(|a| a == "--demo") {
+                // `npm start`: open straight onto the demo network, as if "Try the demo" was clicked.
+                let demo = backend.clone();
+                tauri::async_runtime::spawn(async move {
+                    if let Err(e) = demo.start_demo().await {
+                        demo.log("error", None, format!("demo: {e}"));
+                    }
+                });
+            }
             tauri::async_runtime::spawn(async move {
                 loop {
                     backend.refresh().await;
