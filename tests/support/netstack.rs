@@ -123,7 +123,11 @@ fn dns_answer(q: &[u8], names: &HashMap<String, Vec<IpAddr>>) -> Option<Vec<u8>>
         .unwrap_or_default();
     let mut r = q[..qend].to_vec();
     r[2] = 0x81; // response, RD
-    r[3] = if names.contains_key(&name) { 0x80 } else { 0x83 }; // RA, NOERROR / NXDOMAIN
+    r[3] = if names.contains_key(&name) {
+        0x80
+    } else {
+        0x83
+    }; // RA, NOERROR / NXDOMAIN
     r[6..8].copy_from_slice(&(addrs.len() as u16).to_be_bytes());
     r[8..12].copy_from_slice(&[0, 0, 0, 0]);
     for ip in addrs {
@@ -178,15 +182,17 @@ impl NoRoot {
         let logf = fs::File::create(&log).map_err(|e| format!("log: {e}"))?;
         let uid = NOBODY.to_string();
         let mut cmd = Command::new("ip");
-        cmd.args(["netns", "exec", ns, "setpriv", "--reuid", &uid, "--regid", &uid])
-            .args(["--clear-groups", "--"])
-            .arg(&bin)
-            .arg(&conf_copy)
-            .args(args)
-            .env("GATEHOUSE_LOG", "info")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(logf);
+        cmd.args([
+            "netns", "exec", ns, "setpriv", "--reuid", &uid, "--regid", &uid,
+        ])
+        .args(["--clear-groups", "--"])
+        .arg(&bin)
+        .arg(&conf_copy)
+        .args(args)
+        .env("GATEHOUSE_LOG", "info")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(logf);
         let mut child = cmd
             .spawn()
             .map_err(|e| format!("cannot start gatehouse-noroot: {e}"))?;
@@ -290,7 +296,8 @@ pub enum SocksTarget<'a> {
 
 /// Performs the SOCKS5 greeting and CONNECT on `s`; returns the reply code (0: connected).
 pub fn socks_connect(s: &mut TcpStream, target: SocksTarget<'_>) -> Result<u8> {
-    s.write_all(&[5, 1, 0]).map_err(|e| format!("greeting: {e}"))?;
+    s.write_all(&[5, 1, 0])
+        .map_err(|e| format!("greeting: {e}"))?;
     let mut g = [0u8; 2];
     s.read_exact(&mut g)
         .map_err(|e| format!("greeting reply: {e}"))?;
@@ -319,8 +326,7 @@ pub fn socks_connect(s: &mut TcpStream, target: SocksTarget<'_>) -> Result<u8> {
     req.extend_from_slice(&port.to_be_bytes());
     s.write_all(&req).map_err(|e| format!("request: {e}"))?;
     let mut head = [0u8; 4];
-    s.read_exact(&mut head)
-        .map_err(|e| format!("reply: {e}"))?;
+    s.read_exact(&mut head).map_err(|e| format!("reply: {e}"))?;
     let rest = match head[3] {
         1 => 6,
         4 => 18,
