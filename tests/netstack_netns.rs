@@ -82,6 +82,7 @@ fn proxies_and_forwards_fetch_intact_as_nobody() {
     }
     let (topo, _dns) = setup("np");
     let fwd = format!("0={}:{}", netns::LAN_HOST_V4, netns::HTTP_PORT);
+    let udp_fwd = format!("udp/0={}:53", netns::CLIENT_DNS);
     let client = NoRoot::start(
         &topo.client_ns,
         &topo.client_conf,
@@ -93,6 +94,8 @@ fn proxies_and_forwards_fetch_intact_as_nobody() {
             "127.0.0.1:0",
             "--forward",
             &fwd,
+            "--forward",
+            &udp_fwd,
         ],
     )
     .expect("client starts");
@@ -104,6 +107,7 @@ fn proxies_and_forwards_fetch_intact_as_nobody() {
     let socks = client.socks.expect("socks address").to_string();
     let http = client.http.expect("http address").to_string();
     let (fwd_local, _) = client.forwards.first().cloned().expect("forward");
+    let (udp_local, _) = client.forwards.get(1).cloned().expect("udp forward");
     let c = &topo.client_ns;
     let port = netns::HTTP_PORT;
 
@@ -173,6 +177,35 @@ fn proxies_and_forwards_fetch_intact_as_nobody() {
         &[&format!("http://{fwd_local}/blob")],
         "tcp forward",
         &client,
+    );
+
+    // The UDP forward: a DNS query to the lan's DNS server, the answer back.
+    let answer = spawn_in_netns(c, move || {
+        let sock = std::net::UdpSocket::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
+        sock.set_read_timeout(Some(Duration::from_secs(2)))
+            .map_err(|e| e.to_string())?;
+        let mut query = vec![0x12, 0x34, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0];
+        for label in NAME.split('.') {
+            query.push(label.len() as u8);
+            query.extend_from_slice(label.as_bytes());
+        }
+        query.extend_from_slice(&[0, 0, 1, 0, 1]);
+        let mut buf = [0u8; 512];
+        for _ in 0..5 {
+            sock.send_to(&query, udp_local).map_err(|e| e.to_string())?;
+            if let Ok((n, _)) = sock.recv_from(&mut buf) {
+                return Ok(buf[..n].to_vec());
+            }
+        }
+        Err("no answer through the UDP forward".to_owned())
+    })
+    .join()
+    .expect("thread")
+    .expect("dns through the udp forward");
+    assert_eq!(&answer[..2], &[0x12, 0x34], "answer to our query");
+    assert!(
+        answer.ends_with(&[10, 203, 0, 2]),
+        "A record of {NAME}: {answer:?}"
     );
 
     // Clear errors: an unknown name, a refused port, an address outside AllowedIPs.
