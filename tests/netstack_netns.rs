@@ -208,6 +208,54 @@ fn proxies_and_forwards_fetch_intact_as_nobody() {
         "A record of {NAME}: {answer:?}"
     );
 
+    // SOCKS5 UDP ASSOCIATE: the same query through the proxy's UDP relay.
+    let socks_addr = client.socks.expect("socks address");
+    let answer = spawn_in_netns(c, move || {
+        let mut ctl = TcpStream::connect(socks_addr).map_err(|e| e.to_string())?;
+        ctl.set_read_timeout(Some(Duration::from_secs(5)))
+            .map_err(|e| e.to_string())?;
+        ctl.write_all(&[5, 1, 0, 5, 3, 0, 1, 0, 0, 0, 0, 0, 0])
+            .map_err(|e| e.to_string())?;
+        let mut r = [0u8; 12];
+        std::io::Read::read_exact(&mut ctl, &mut r).map_err(|e| format!("reply: {e}"))?;
+        if r[..4] != [5, 0, 5, 0] || r[5] != 1 {
+            return Err(format!("UDP ASSOCIATE reply {r:?}"));
+        }
+        let relay =
+            SocketAddr::from(([r[6], r[7], r[8], r[9]], u16::from_be_bytes([r[10], r[11]])));
+        let sock = std::net::UdpSocket::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
+        sock.set_read_timeout(Some(Duration::from_secs(2)))
+            .map_err(|e| e.to_string())?;
+        let mut dg = vec![0, 0, 0, 1];
+        dg.extend_from_slice(&netns::CLIENT_DNS.octets());
+        dg.extend_from_slice(&53u16.to_be_bytes());
+        dg.extend_from_slice(&[0x56, 0x78, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0]);
+        for label in NAME.split('.') {
+            dg.push(label.len() as u8);
+            dg.extend_from_slice(label.as_bytes());
+        }
+        dg.extend_from_slice(&[0, 0, 1, 0, 1]);
+        let mut buf = [0u8; 600];
+        for _ in 0..5 {
+            sock.send_to(&dg, relay).map_err(|e| e.to_string())?;
+            if let Ok((n, _)) = sock.recv_from(&mut buf) {
+                return Ok(buf[..n].to_vec());
+            }
+        }
+        Err("no answer through UDP ASSOCIATE".to_owned())
+    })
+    .join()
+    .expect("thread")
+    .expect("dns through socks5 udp associate");
+    let dns = netns::CLIENT_DNS.octets();
+    assert_eq!(
+        &answer[..10],
+        &[0, 0, 0, 1, dns[0], dns[1], dns[2], dns[3], 0, 53],
+        "header names the DNS server"
+    );
+    assert_eq!(&answer[10..12], &[0x56, 0x78], "answer to our query");
+    assert!(answer.ends_with(&[10, 203, 0, 2]), "A record: {answer:?}");
+
     // Clear errors: an unknown name, a refused port, an address outside AllowedIPs.
     let (code, _, err) = curl(
         c,

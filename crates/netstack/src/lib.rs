@@ -3,7 +3,7 @@
 //!
 //! * [`Netstack`]: started from a profile ([`gatehouse_profile::Config`] with its keys), it
 //!   serves on 127.0.0.1 a SOCKS5 proxy (CONNECT to IPv4, IPv6 and names resolved through the
-//!   profile's DNS server inside the tunnel), an HTTP proxy (CONNECT and absolute-URI
+//!   profile's DNS server inside the tunnel; UDP ASSOCIATE), an HTTP proxy (CONNECT and absolute-URI
 //!   requests), and TCP/UDP port forwards, opened at start or on demand
 //!   ([`Netstack::open_forward`]).
 //! * [`PacketDevice`]: a smoltcp [`phy::Device`](smoltcp::phy::Device) over two bounded

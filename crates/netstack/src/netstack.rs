@@ -203,6 +203,7 @@ struct Inner {
     /// Rejections being answered (bounded so a flood costs little).
     rejecting: Arc<Semaphore>,
     handshake_timeout: Duration,
+    idle_timeout: Duration,
     stats: Arc<SharedStats>,
     refused: AtomicU64,
     bad_request: AtomicU64,
@@ -356,6 +357,7 @@ impl Netstack {
             max_connections: options.max_connections,
             rejecting: Arc::new(Semaphore::new(256)),
             handshake_timeout: options.handshake_timeout,
+            idle_timeout: options.idle_timeout,
             stats,
             refused: AtomicU64::new(0),
             bad_request: AtomicU64::new(0),
@@ -854,9 +856,7 @@ async fn serve_socks(mut stream: TcpStream, inner: &Inner) {
         }
     };
     if request.command == socks::Command::UdpAssociate {
-        let mut out = [0u8; 22];
-        let n = socks::write_reply(reply::COMMAND_NOT_SUPPORTED, unspecified(), &mut out);
-        let _ = stream.write_all(&out[..n]).await;
+        udp_associate(stream, inner).await;
         return;
     }
     let opened = tokio::time::timeout(
@@ -945,6 +945,74 @@ async fn serve_http(mut stream: TcpStream, inner: &Inner) {
             let _ = stream
                 .write_all(&http::error_response(e.http_status(), &text))
                 .await;
+        }
+    }
+}
+
+/// SOCKS5 UDP ASSOCIATE (RFC 1928 §7): a relay socket on the proxy's loopback address; the
+/// association lasts while the control connection is open (and datagrams flow within the
+/// idle timeout). Only datagrams from the control connection's host are relayed; fragments
+/// are dropped.
+async fn udp_associate(mut stream: TcpStream, inner: &Inner) {
+    let mut out = [0u8; 22];
+    let local_ip = stream
+        .local_addr()
+        .map(|a| a.ip())
+        .unwrap_or(Ipv4Addr::LOCALHOST.into());
+    let client_ip = stream.peer_addr().map(|a| a.ip()).ok();
+    let relay = match UdpSocket::bind(SocketAddr::new(local_ip, 0)).await {
+        Ok(s) => s,
+        Err(_) => {
+            let n = socks::write_reply(reply::GENERAL_FAILURE, unspecified(), &mut out);
+            let _ = stream.write_all(&out[..n]).await;
+            return;
+        }
+    };
+    let (Ok(bound), Ok(pipe)) = (relay.local_addr(), bind_pipe(&inner.commands).await) else {
+        let n = socks::write_reply(reply::GENERAL_FAILURE, unspecified(), &mut out);
+        let _ = stream.write_all(&out[..n]).await;
+        return;
+    };
+    let n = socks::write_reply(reply::SUCCEEDED, bound, &mut out);
+    if stream.write_all(&out[..n]).await.is_err() {
+        return;
+    }
+    let UdpPipe { tx, mut rx, notify } = pipe;
+    let mut client: Option<SocketAddr> = None;
+    let mut buf = vec![0u8; 65536];
+    let mut control = [0u8; 64];
+    let idle = inner.idle_timeout;
+    loop {
+        tokio::select! {
+            r = stream.read(&mut control) => match r {
+                Ok(0) | Err(_) => return,
+                Ok(_) => {} // nothing is expected on the control connection
+            },
+            r = relay.recv_from(&mut buf) => {
+                let Ok((n, from)) = r else { continue };
+                if client_ip.is_some_and(|ip| ip != from.ip()) {
+                    continue;
+                }
+                client = Some(from);
+                let Ok((target, off)) = socks::parse_udp_header(&buf[..n]) else { continue };
+                let Ok(dst) = inner.resolve(&target).await else { continue };
+                if tx.try_send((dst, buf[off..n].to_vec())).is_ok() {
+                    notify.notify_one();
+                }
+            }
+            m = rx.recv() => {
+                let Some((from, data)) = m else { return };
+                notify.notify_one();
+                if let Some(c) = client {
+                    let mut head = [0u8; 22];
+                    let h = socks::write_udp_header(from, &mut head);
+                    let mut dg = Vec::with_capacity(h + data.len());
+                    dg.extend_from_slice(&head[..h]);
+                    dg.extend_from_slice(&data);
+                    let _ = relay.send_to(&dg, c).await;
+                }
+            }
+            _ = tokio::time::sleep(idle) => return,
         }
     }
 }
