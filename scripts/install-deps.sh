@@ -12,6 +12,8 @@ APT_PACKAGES=(
   wireguard-go wireguard-tools iproute2 iputils-ping iperf3 nftables curl python3 procps
   # clients the demo-lab tests drive through the proxies and forwards
   redis-tools postgresql-client util-linux
+  # the kill-switch test captures what leaves the namespace; the service tests add users
+  tcpdump passwd
 )
 
 missing=()
