@@ -299,3 +299,53 @@ fn connection_cap_answers_clearly() {
     assert_eq!(echo_roundtrip(s, b"still here".to_vec()), b"still here");
     rt.block_on(ns.shutdown());
 }
+
+#[test]
+fn slow_reader_slows_only_its_own_connection() {
+    let (config, _peer) = setup();
+    let rt = runtime();
+    let options = NetstackOptions {
+        socks_addr: None,
+        http_addr: None,
+        ..NetstackOptions::default()
+    };
+    let ns = rt
+        .block_on(Netstack::start(&config, options))
+        .expect("start");
+    let fwd = rt
+        .block_on(ns.open_forward(echo_target()))
+        .expect("forward");
+    // A client that writes 16 MB and never reads: its echo backs up through the tunnel.
+    let stuck = TcpStream::connect(fwd).expect("connect");
+    let mut w = stuck.try_clone().expect("clone");
+    let pusher = std::thread::spawn(move || {
+        let block = vec![0x5au8; 64 * 1024];
+        let mut sent = 0usize;
+        let _ = w.set_write_timeout(Some(Duration::from_secs(3)));
+        while sent < 16 << 20 {
+            match w.write(&block) {
+                Ok(n) => sent += n,
+                Err(_) => break,
+            }
+        }
+        sent
+    });
+    std::thread::sleep(Duration::from_millis(500));
+    // Meanwhile another connection moves 2 MB both ways, intact and in time.
+    let t = Instant::now();
+    let data: Vec<u8> = (0..2_000_000u32).map(|i| (i % 253) as u8).collect();
+    let back = echo_roundtrip(TcpStream::connect(fwd).expect("connect"), data.clone());
+    assert!(back == data, "echo differs");
+    assert!(
+        t.elapsed() < Duration::from_secs(10),
+        "took {:?}",
+        t.elapsed()
+    );
+    let sent = pusher.join().expect("pusher");
+    assert!(
+        sent < 16 << 20,
+        "the stuck connection was not held back ({sent} bytes)"
+    );
+    drop(stuck);
+    rt.block_on(ns.shutdown());
+}
