@@ -90,6 +90,7 @@ cleanup() {
   for p in "${PIDS[@]}"; do kill -INT "$p" 2>/dev/null || true; done
   sleep 0.3
   for p in "${PIDS[@]}"; do kill -KILL "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
   ip netns del "$C" 2>/dev/null || true
   ip netns del "$S" 2>/dev/null || true
   rm -f "/var/run/wireguard/$SIF.sock" "/var/run/wireguard/$CIF.sock"
