@@ -94,6 +94,17 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
         .context("cannot start the async runtime")
 }
 
+/// A long-running service that starts two driver threads per tunnel: glibc would give each new
+/// thread its own malloc arena (up to 8 per core) and keep them, so the daemon's memory would
+/// step up with every connect for a while. Two arenas keep it flat at no measurable cost.
+fn limit_malloc_arenas() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only sets an allocator parameter; called before any other thread starts.
+    unsafe {
+        libc::mallopt(libc::M_ARENA_MAX, 2);
+    }
+}
+
 /// Runs `gatehouse daemon`.
 pub fn run(args: DaemonArgs) -> anyhow::Result<()> {
     match args.action {
@@ -102,6 +113,7 @@ pub fn run(args: DaemonArgs) -> anyhow::Result<()> {
         None => {}
     }
     init_tracing("info");
+    limit_malloc_arenas();
     if euid() != 0 {
         bail!(
             "gatehouse daemon needs root (it creates interfaces, routes and firewall rules); \
