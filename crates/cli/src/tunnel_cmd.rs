@@ -8,7 +8,7 @@
 
 use std::collections::{BTreeMap, HashSet};
 use std::io::{BufRead, BufReader, Write};
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
@@ -16,7 +16,7 @@ use std::time::{Duration, SystemTime};
 use anyhow::{bail, Context};
 use gatehouse_device::{Device, DeviceConfig, DeviceEvent, DeviceHandle, TunDevice};
 use gatehouse_profile::{Config, DnsEntry, Host, Key};
-use gatehouse_tunnel::{Event, PeerConfig, Tunnel, TunnelConfig};
+use gatehouse_tunnel::{Event, Tunnel, TunnelConfig};
 use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt};
 
@@ -176,32 +176,9 @@ fn load(source: &Source) -> anyhow::Result<Loaded> {
     }
 }
 
-/// The tunnel core's configuration from a wg-quick one.
+/// The tunnel core's configuration from a wg-quick one (the shared conversion).
 fn tunnel_config(config: &Config) -> anyhow::Result<TunnelConfig> {
-    let Some(private) = config.interface.private_key.as_ref() else {
-        bail!("the [Interface] section has no PrivateKey");
-    };
-    let peers = config
-        .peers
-        .iter()
-        .map(|p| PeerConfig {
-            public_key: p.public_key.0,
-            preshared_key: p.preshared_key.as_ref().map(|k| *k.expose()),
-            allowed_ips: p.allowed_ips.clone(),
-            endpoint: p.endpoint.as_ref().map(|e| match &e.host {
-                Host::Ip(ip) => gatehouse_tunnel::Endpoint::Addr(SocketAddr::new(*ip, e.port)),
-                Host::Name(n) => gatehouse_tunnel::Endpoint::Name {
-                    host: n.clone(),
-                    port: e.port,
-                },
-            }),
-            persistent_keepalive: p.persistent_keepalive,
-        })
-        .collect();
-    Ok(TunnelConfig {
-        private_key: *private.expose(),
-        peers,
-    })
+    Ok(gatehouse_netstack::tunnel_config(config)?)
 }
 
 /// `Table = name` through `/etc/iproute2/rt_tables` (and the distribution default).

@@ -37,8 +37,8 @@ mod target;
 pub use device::{PacketDevice, PacketDeviceStats, RxToken, TxToken};
 pub use dns::ResolveError;
 pub use netstack::{
-    ForwardInfo, ForwardSpec, ForwardSpecError, Netstack, NetstackError, NetstackOptions,
-    NetstackStats, Protocol, DEFAULT_MTU,
+    tunnel_config, ForwardInfo, ForwardSpec, ForwardSpecError, Netstack, NetstackError,
+    NetstackOptions, NetstackStats, NoPrivateKey, Protocol, DEFAULT_MTU,
 };
 pub use stack::ConnectError;
 pub use target::{Target, TargetError};

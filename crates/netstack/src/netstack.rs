@@ -230,12 +230,15 @@ impl std::fmt::Debug for Netstack {
     }
 }
 
-/// The tunnel core's configuration from a profile (keys included).
-fn tunnel_config(config: &Config) -> Result<TunnelConfig, NetstackError> {
-    let private =
-        config.interface.private_key.as_ref().ok_or_else(|| {
-            NetstackError::Config("the [Interface] section has no PrivateKey".into())
-        })?;
+/// A profile without a `PrivateKey` cannot drive a tunnel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("the [Interface] section has no PrivateKey")]
+pub struct NoPrivateKey;
+
+/// The tunnel core's configuration from a profile with its keys. The one conversion every driver
+/// uses: this no-root stack, the TUN path of `gatehouse up` and the session's in-process engine.
+pub fn tunnel_config(config: &Config) -> Result<TunnelConfig, NoPrivateKey> {
+    let private = config.interface.private_key.as_ref().ok_or(NoPrivateKey)?;
     let peers = config
         .peers
         .iter()
@@ -266,7 +269,7 @@ impl Netstack {
         config: &Config,
         options: NetstackOptions,
     ) -> Result<Netstack, NetstackError> {
-        let tcfg = tunnel_config(config)?;
+        let tcfg = tunnel_config(config).map_err(|e| NetstackError::Config(e.to_string()))?;
         if config.interface.addresses.is_empty() {
             return Err(NetstackError::Config(
                 "the [Interface] section has no Address".into(),

@@ -1,10 +1,10 @@
 //! From a wg-quick [`Config`] to what the IPC, the tunnel core and `gatehouse-os` need.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 
 use gatehouse_ipc::{ConnectRequest, ErrorKind, ErrorReply, KeyBytes, Secrets};
-use gatehouse_profile::{Config, DnsEntry, Host, Secret};
-use gatehouse_tunnel::{PeerConfig, TunnelConfig};
+use gatehouse_profile::{Config, DnsEntry, Secret};
+use gatehouse_tunnel::TunnelConfig;
 use ipnet::IpNet;
 
 /// Splits `config` into a [`ConnectRequest`]: the wg-quick text without keys, and the keys.
@@ -68,35 +68,10 @@ pub fn config_of(req: &ConnectRequest) -> Result<Config, ErrorReply> {
     Ok(config)
 }
 
-/// The tunnel core's configuration.
+/// The tunnel core's configuration (the shared conversion), as an error reply naming the profile.
 pub fn tunnel_config(name: &str, config: &Config) -> Result<TunnelConfig, ErrorReply> {
-    let Some(private) = config.interface.private_key.as_ref() else {
-        return Err(ErrorReply::new(
-            ErrorKind::BadRequest,
-            format!("{name}: the [Interface] section has no PrivateKey"),
-        ));
-    };
-    let peers = config
-        .peers
-        .iter()
-        .map(|p| PeerConfig {
-            public_key: p.public_key.0,
-            preshared_key: p.preshared_key.as_ref().map(|k| *k.expose()),
-            allowed_ips: p.allowed_ips.clone(),
-            endpoint: p.endpoint.as_ref().map(|e| match &e.host {
-                Host::Ip(ip) => gatehouse_tunnel::Endpoint::Addr(SocketAddr::new(*ip, e.port)),
-                Host::Name(n) => gatehouse_tunnel::Endpoint::Name {
-                    host: n.clone(),
-                    port: e.port,
-                },
-            }),
-            persistent_keepalive: p.persistent_keepalive,
-        })
-        .collect();
-    Ok(TunnelConfig {
-        private_key: *private.expose(),
-        peers,
-    })
+    gatehouse_netstack::tunnel_config(config)
+        .map_err(|e| ErrorReply::new(ErrorKind::BadRequest, format!("{name}: {e}")))
 }
 
 /// Every AllowedIP of every peer, host bits cleared.
