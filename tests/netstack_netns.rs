@@ -11,44 +11,22 @@
 //! `gatehouse-noroot` beside the test executable's directory
 //! (`cargo build -p gatehouse-netstack --bins` first).
 
-use gatehouse_e2e::netns::{self, check_blob, ip, is_root, spawn_in_netns, Topology};
+use gatehouse_e2e::netns::{self, check_blob, ip, spawn_in_netns, Topology};
 use gatehouse_e2e::netstack::{
     curl, read_to_close, socks_connect, DnsResponder, NoRoot, SocksTarget, NOBODY,
 };
 use std::collections::HashMap;
 use std::io::Write;
 use std::net::{IpAddr, SocketAddr, TcpStream};
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 const LAN_V4: IpAddr = IpAddr::V4(netns::LAN_HOST_V4);
 const LAN_V6: IpAddr = IpAddr::V6(netns::LAN_HOST_V6);
 const NAME: &str = "web.e2e.example";
 
-/// False (after a notice) when the tests can't run here; panics instead when
-/// `GATEHOUSE_E2E_REQUIRE=1`.
+/// Root and the tools of these tests (see `gatehouse_e2e::can_run`).
 fn can_run(test: &str) -> bool {
-    let require = std::env::var("GATEHOUSE_E2E_REQUIRE").is_ok_and(|v| v == "1");
-    let mut missing = Vec::new();
-    if !is_root() {
-        missing.push("root".to_owned());
-    }
-    for tool in ["ip", "wg", "wireguard-go", "curl", "setpriv"] {
-        let found = Command::new("sh")
-            .args(["-c", &format!("command -v {tool}")])
-            .output()
-            .is_ok_and(|o| o.status.success());
-        if !found {
-            missing.push(tool.to_owned());
-        }
-    }
-    if missing.is_empty() {
-        return true;
-    }
-    let msg = format!("{test}: needs {}", missing.join(", "));
-    assert!(!require, "{msg} (GATEHOUSE_E2E_REQUIRE=1)");
-    eprintln!("SKIPPED {msg}; set GATEHOUSE_E2E_REQUIRE=1 to fail instead");
-    false
+    gatehouse_e2e::can_run(test, true, &["ip", "wg", "wireguard-go", "curl", "setpriv"])
 }
 
 /// The topology plus a DNS responder at the profile's DNS address in the lan ns.

@@ -14,13 +14,13 @@
 //! client (configured from the same `.conf` the way wg-quick would): a reference run that checks
 //! the harness; the gatehouse-only checks (log, `status --json`, DNS) are skipped then.
 
+use gatehouse_e2e::gatehouse_bin;
 use gatehouse_e2e::netns::{
-    self, check_blob, download, is_root, ns_run, Client, ImpairedRelay, Progress, Topology,
-    CLIENT_DNS, CLIENT_LISTEN_PORT, CLIENT_OUTER_V4, CLIENT_ROAM_V4, CLIENT_TUNNEL_V4,
-    GATEWAY_LISTEN_PORT, GATEWAY_OUTER_V4, LAN_HOST_V4, LAN_HOST_V6,
+    self, check_blob, download, ns_run, Client, ImpairedRelay, Progress, Topology, CLIENT_DNS,
+    CLIENT_LISTEN_PORT, CLIENT_OUTER_V4, CLIENT_ROAM_V4, CLIENT_TUNNEL_V4, GATEWAY_LISTEN_PORT,
+    GATEWAY_OUTER_V4, LAN_HOST_V4, LAN_HOST_V6,
 };
 use std::net::{IpAddr, SocketAddr, UdpSocket};
-use std::path::PathBuf;
 use std::process::Command;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
@@ -30,47 +30,9 @@ const V6: IpAddr = IpAddr::V6(LAN_HOST_V6);
 /// Generous bound for one 20 MB transfer on a busy 2-core machine.
 const DOWNLOAD_TIMEOUT: Duration = Duration::from_secs(90);
 
-/// False (after a notice) when the tests can't run here; panics instead when
-/// `GATEHOUSE_E2E_REQUIRE=1`.
+/// Root and the tools of these tests (see `gatehouse_e2e::can_run`).
 fn can_run(test: &str) -> bool {
-    let require = std::env::var("GATEHOUSE_E2E_REQUIRE").is_ok_and(|v| v == "1");
-    let mut missing = Vec::new();
-    if !is_root() {
-        missing.push("root".to_owned());
-    }
-    for tool in ["ip", "wg", "wireguard-go", "ping"] {
-        let found = Command::new("sh")
-            .args(["-c", &format!("command -v {tool}")])
-            .output()
-            .is_ok_and(|o| o.status.success());
-        if !found {
-            missing.push(tool.to_owned());
-        }
-    }
-    if missing.is_empty() {
-        return true;
-    }
-    let msg = format!("{test}: needs {}", missing.join(", "));
-    assert!(!require, "{msg} (GATEHOUSE_E2E_REQUIRE=1)");
-    eprintln!("SKIPPED {msg}; set GATEHOUSE_E2E_REQUIRE=1 to fail instead");
-    false
-}
-
-/// The gatehouse binary under test.
-fn gatehouse_bin() -> PathBuf {
-    let bin = match std::env::var_os("GATEHOUSE_BIN") {
-        Some(b) => PathBuf::from(b),
-        None => std::env::current_exe()
-            .ok()
-            .and_then(|exe| Some(exe.parent()?.parent()?.join("gatehouse")))
-            .unwrap_or_else(|| PathBuf::from("gatehouse")),
-    };
-    assert!(
-        bin.is_file(),
-        "{} not found: run `cargo build -p gatehouse-cli` first or set GATEHOUSE_BIN",
-        bin.display()
-    );
-    bin
+    gatehouse_e2e::can_run(test, true, &["ip", "wg", "wireguard-go", "ping"])
 }
 
 /// True for a reference run with wireguard-go as the client (`GATEHOUSE_E2E_CLIENT`).

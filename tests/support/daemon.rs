@@ -11,48 +11,12 @@ use gatehouse_ipc::{ClientMessage, FrameBuf, Request, Response, ServerMessage, P
 
 use crate::netns::Result;
 
-/// The gatehouse binary under test: `$GATEHOUSE_BIN`, else `gatehouse` beside the test
-/// executable's directory.
-pub fn gatehouse_bin() -> PathBuf {
-    let bin = match std::env::var_os("GATEHOUSE_BIN") {
-        Some(b) => PathBuf::from(b),
-        None => std::env::current_exe()
-            .ok()
-            .and_then(|exe| Some(exe.parent()?.parent()?.join("gatehouse")))
-            .unwrap_or_else(|| PathBuf::from("gatehouse")),
-    };
-    assert!(
-        bin.is_file(),
-        "{} not found: run `cargo build -p gatehouse-cli` first or set GATEHOUSE_BIN",
-        bin.display()
-    );
-    bin
-}
+pub use crate::gatehouse_bin;
 
 /// False (after a notice) when the test cannot run here (not root, a tool missing); panics
 /// instead when `GATEHOUSE_E2E_REQUIRE=1`.
 pub fn can_run(test: &str, tools: &[&str]) -> bool {
-    let require = std::env::var("GATEHOUSE_E2E_REQUIRE").is_ok_and(|v| v == "1");
-    let mut missing = Vec::new();
-    if !crate::netns::is_root() {
-        missing.push("root".to_owned());
-    }
-    for tool in tools {
-        let found = Command::new("sh")
-            .args(["-c", &format!("command -v {tool}")])
-            .output()
-            .is_ok_and(|o| o.status.success());
-        if !found {
-            missing.push((*tool).to_owned());
-        }
-    }
-    if missing.is_empty() {
-        return true;
-    }
-    let msg = format!("{test}: needs {}", missing.join(", "));
-    assert!(!require, "{msg} (GATEHOUSE_E2E_REQUIRE=1)");
-    eprintln!("SKIPPED {msg}; set GATEHOUSE_E2E_REQUIRE=1 to fail instead");
-    false
+    crate::can_run(test, true, tools)
 }
 
 /// A `gatehouse daemon` running in a network namespace.

@@ -8,30 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-/// The `gatehouse` binary: `$GATEHOUSE_BIN`, else `<dir of the test executable>/../gatehouse`
-/// (cargo puts test executables in `target/<profile>/deps/`).
-pub fn gatehouse_bin() -> PathBuf {
-    if let Some(bin) = std::env::var_os("GATEHOUSE_BIN") {
-        return PathBuf::from(bin);
-    }
-    let exe = std::env::current_exe().expect("the test executable has a path");
-    let bin = exe
-        .parent()
-        .and_then(Path::parent)
-        .map(|d| d.join("gatehouse"))
-        .expect("the test executable is in target/<profile>/deps");
-    assert!(
-        bin.exists(),
-        "{} does not exist: run `cargo build -p gatehouse-cli` first or set GATEHOUSE_BIN",
-        bin.display()
-    );
-    bin
-}
-
-/// True when `GATEHOUSE_E2E_REQUIRE=1`: missing environments fail instead of skipping.
-pub fn required() -> bool {
-    std::env::var("GATEHOUSE_E2E_REQUIRE").is_ok_and(|v| v == "1")
-}
+pub use crate::{gatehouse_bin, required};
 
 /// Skips (returns false after a notice) or, with `GATEHOUSE_E2E_REQUIRE=1`, fails.
 pub fn skip(test: &str, why: &str) -> bool {

@@ -10,54 +10,7 @@ use std::time::{Duration, Instant};
 
 use crate::netns::{self, Result};
 
-/// The `gatehouse` binary: `$GATEHOUSE_BIN`, else `gatehouse` beside the test executable's
-/// directory (`cargo build -p gatehouse-cli` first).
-pub fn gatehouse_bin() -> PathBuf {
-    match std::env::var_os("GATEHOUSE_BIN") {
-        Some(b) => PathBuf::from(b),
-        None => std::env::current_exe()
-            .ok()
-            .and_then(|exe| Some(exe.parent()?.parent()?.join("gatehouse")))
-            .unwrap_or_else(|| PathBuf::from("gatehouse")),
-    }
-}
-
-/// True when `tool` is on the PATH.
-pub fn has_tool(tool: &str) -> bool {
-    Command::new("sh")
-        .args(["-c", &format!("command -v {tool}")])
-        .output()
-        .is_ok_and(|o| o.status.success())
-}
-
-/// False (after a notice) when `test` can't run here (not root while `root` is asked, a tool or
-/// the binary missing); panics instead when `GATEHOUSE_E2E_REQUIRE=1`.
-pub fn can_run(test: &str, root: bool, tools: &[&str]) -> bool {
-    let require = std::env::var("GATEHOUSE_E2E_REQUIRE").is_ok_and(|v| v == "1");
-    let mut missing = Vec::new();
-    if root && !netns::is_root() {
-        missing.push("root".to_owned());
-    }
-    missing.extend(
-        tools
-            .iter()
-            .filter(|t| !has_tool(t))
-            .map(|t| (*t).to_owned()),
-    );
-    if !gatehouse_bin().exists() {
-        missing.push(format!(
-            "{} (cargo build -p gatehouse-cli, or set GATEHOUSE_BIN)",
-            gatehouse_bin().display()
-        ));
-    }
-    if missing.is_empty() {
-        return true;
-    }
-    let msg = format!("{test}: needs {}", missing.join(", "));
-    assert!(!require, "{msg} (GATEHOUSE_E2E_REQUIRE=1)");
-    eprintln!("SKIPPED {msg}");
-    false
-}
+pub use crate::{can_run, gatehouse_bin, has_tool};
 
 /// What `gatehouse demo` printed before `ready`.
 #[derive(Debug, Default, Clone)]
