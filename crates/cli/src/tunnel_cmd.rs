@@ -15,7 +15,7 @@ use std::time::{Duration, SystemTime};
 
 use anyhow::{bail, Context};
 use gatehouse_device::{Device, DeviceConfig, DeviceEvent, DeviceHandle, TunDevice};
-use gatehouse_profile::{Config, DnsEntry, Host, Key};
+use gatehouse_profile::{Config, Host, Key};
 use gatehouse_tunnel::{Event, Tunnel, TunnelConfig};
 use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt};
@@ -181,38 +181,6 @@ fn tunnel_config(config: &Config) -> anyhow::Result<TunnelConfig> {
     Ok(gatehouse_netstack::tunnel_config(config)?)
 }
 
-/// `Table = name` through `/etc/iproute2/rt_tables` (and the distribution default).
-fn table_id(name: &str) -> Option<u32> {
-    for file in ["/etc/iproute2/rt_tables", "/usr/share/iproute2/rt_tables"] {
-        let Ok(text) = std::fs::read_to_string(file) else {
-            continue;
-        };
-        for line in text.lines() {
-            let line = line.split('#').next().unwrap_or("");
-            let mut parts = line.split_whitespace();
-            if let (Some(id), Some(n)) = (parts.next(), parts.next()) {
-                if n == name {
-                    return id.parse().ok();
-                }
-            }
-        }
-    }
-    None
-}
-
-fn os_table(table: Option<&gatehouse_profile::Table>) -> anyhow::Result<gatehouse_os::Table> {
-    use gatehouse_profile::Table as T;
-    Ok(match table {
-        None | Some(T::Auto) => gatehouse_os::Table::Auto,
-        Some(T::Off) => gatehouse_os::Table::Off,
-        Some(T::Id(n)) => gatehouse_os::Table::Id(*n),
-        Some(T::Named(n)) => match table_id(n) {
-            Some(id) => gatehouse_os::Table::Id(id),
-            None => bail!("Table = {n}: no such routing table in /etc/iproute2/rt_tables"),
-        },
-    })
-}
-
 /// The endpoint IPs, host names resolved now (the driver resolves them again on its own).
 async fn endpoint_ips(config: &Config) -> Vec<IpAddr> {
     let mut ips = Vec::new();
@@ -236,28 +204,8 @@ fn host_config(
     interface: &str,
     endpoints: Vec<IpAddr>,
 ) -> anyhow::Result<gatehouse_os::HostConfig> {
-    let iface = &config.interface;
-    let mut dns = gatehouse_os::DnsConfig::default();
-    for entry in &iface.dns {
-        match entry {
-            DnsEntry::Server(ip) => dns.servers.push(*ip),
-            DnsEntry::Search(d) => dns.search.push(d.clone()),
-        }
-    }
-    Ok(gatehouse_os::HostConfig {
-        interface: interface.to_owned(),
-        addresses: iface.addresses.clone(),
-        mtu: iface.mtu.map(u32::from),
-        allowed_ips: config
-            .peers
-            .iter()
-            .flat_map(|p| p.allowed_ips.iter().copied())
-            .collect(),
-        table: os_table(iface.table.as_ref())?,
-        fwmark: iface.fwmark,
-        endpoints,
-        dns,
-    })
+    gatehouse_session::convert::host_config(config, interface, endpoints)
+        .map_err(|e| anyhow::anyhow!("{}", e.message))
 }
 
 /// Runs wg-quick style hook commands (`%i` is the interface) with `sh -c`.
@@ -982,15 +930,13 @@ mod tests {
 
     #[test]
     fn named_tables_resolve_or_fail_clearly() {
-        let err = os_table(Some(&gatehouse_profile::Table::Named(
-            "no-such-table-xyz".into(),
-        )));
-        assert!(err.is_err());
-        assert_eq!(
-            os_table(Some(&gatehouse_profile::Table::Id(7))).ok(),
-            Some(gatehouse_os::Table::Id(7))
-        );
-        assert_eq!(os_table(None).ok(), Some(gatehouse_os::Table::Auto));
+        let mut c = Config::default();
+        c.interface.table = Some(gatehouse_profile::Table::Named("no-such-table-xyz".into()));
+        let err = host_config(&c, "wg9", vec![]).err().map(|e| e.to_string());
+        assert!(err.is_some_and(|e| e.contains("no-such-table-xyz")));
+        c.interface.table = Some(gatehouse_profile::Table::Id(7));
+        let ok = host_config(&c, "wg9", vec![]).map(|h| h.table).ok();
+        assert_eq!(ok, Some(gatehouse_os::Table::Id(7)));
     }
 
     fn sample_status() -> TunnelStatus {
