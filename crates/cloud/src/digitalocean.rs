@@ -1,0 +1,1 @@
+//! DigitalOcean: the v2 API over HTTPS, token from the keyring.
