@@ -10,6 +10,7 @@
 //! * [`digitalocean`]: the DigitalOcean API importer (paging, 429/5xx retries; sans-IO).
 //! * [`layout`]: a deterministic nested layout (region → VPC → subnet → hosts) for the UI.
 //! * [`snapshot`]: timestamped snapshots and the diff of two of them.
+//! * [`store`]: the last good snapshot of each live source, saved atomically.
 //! * [`synth`]: synthetic states for tests and benchmarks.
 //!
 //! This crate depends on nothing else of Gatehouse: the caller hands it plain addresses and
@@ -20,6 +21,7 @@ pub mod layout;
 pub mod model;
 pub mod reach;
 pub mod snapshot;
+pub mod store;
 pub mod synth;
 pub mod tfstate;
 
