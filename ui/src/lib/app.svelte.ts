@@ -1,4 +1,5 @@
 // The app's shared state: connections and log lines, kept current by the events Rust pushes.
+import { nextTracks, type RateTrack } from "./rates";
 import { commands, events, type AppError, type ConnectionView, type LogLine, type Result, type StateKind } from "../bindings";
 
 export const app = $state({
@@ -8,6 +9,8 @@ export const app = $state({
   error: "" as string,
   /** Every state change seen, oldest first (the cards show the latest ones). */
   transitions: [] as Transition[],
+  /** Live rx/tx rates per running connection, from successive payloads. */
+  rates: {} as Record<string, RateTrack>,
 });
 
 /** A connection entering a state. */
@@ -27,6 +30,7 @@ function setConnections(next: ConnectionView[]) {
   const t = transitionsBetween(app.connections, next, Date.now());
   if (t.length) app.transitions = [...app.transitions.slice(-199), ...t];
   app.connections = next;
+  app.rates = nextTracks(app.rates, next, Date.now());
 }
 
 /** The data of a command's result, or throws its error message. */

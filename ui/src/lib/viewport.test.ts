@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { fit, pan, search, visible, zoomAt, MAX_SCALE, MIN_SCALE } from "./viewport";
+import { bounds, fit, pan, search, visible, zoomAt, MAX_SCALE, MIN_SCALE } from "./viewport";
 
 const grid = (n: number) =>
   Array.from({ length: n }, (_, i) => ({ x: (i % 100) * 140, y: Math.floor(i / 100) * 48, w: 132, h: 40, name: `h${i}`, ips: [`10.0.${Math.floor(i / 250)}.${i % 250}`], groups: i % 2 ? ["sg-odd"] : [] }));
@@ -10,6 +10,27 @@ describe("viewport", () => {
     expect(v.scale).toBeCloseTo(0.768, 3);
     expect(fit({ width: 10, height: 10 }, 800, 600).scale).toBe(1.5);
     expect(fit({ width: 1e9, height: 1e9 }, 800, 600).scale).toBe(MIN_SCALE);
+  });
+
+  it("centres the fitted drawing, wherever it starts", () => {
+    // 400×100 at (1000, 2000) into 832×432: scale 2 is capped at 1.5.
+    const v = fit({ x: 1000, y: 2000, width: 400, height: 100 }, 832, 432);
+    expect(v.scale).toBe(1.5);
+    const left = (1000 - v.x) * v.scale;
+    const right = 832 - (1400 - v.x) * v.scale;
+    const top = (2000 - v.y) * v.scale;
+    const bottom = 432 - (2100 - v.y) * v.scale;
+    expect(left).toBeCloseTo(right);
+    expect(top).toBeCloseTo(bottom);
+    // A wide drawing fills the width, less the margins.
+    const w = fit({ width: 2000, height: 100 }, 1016, 600);
+    expect(w.scale).toBeCloseTo(0.492, 3);
+    expect(-w.x * w.scale).toBeCloseTo(16);
+  });
+
+  it("bounds the items, or the whole map when there are none", () => {
+    expect(bounds([{ x: 10, y: 20, w: 5, h: 5 }, { x: -3, y: 40, w: 10, h: 10 }], { width: 1, height: 1 })).toEqual({ x: -3, y: 20, width: 18, height: 30 });
+    expect(bounds([], { width: 300, height: 200 })).toEqual({ x: 0, y: 0, width: 300, height: 200 });
   });
 
   it("zooms around the pointer and clamps the scale", () => {

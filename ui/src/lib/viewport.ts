@@ -17,13 +17,46 @@ export interface View {
 export const MIN_SCALE = 0.02;
 export const MAX_SCALE = 4;
 
-/** The view that fits `content` into a `screenW`×`screenH` area with a margin. */
-export function fit(content: { width: number; height: number }, screenW: number, screenH: number): View {
+/** The part of the drawing to fit: its top-left corner (0, 0 when absent) and size. */
+export interface Extent {
+  x?: number;
+  y?: number;
+  width: number;
+  height: number;
+}
+
+/**
+ * The view that fits `content` into a `screenW`×`screenH` area with a margin, centred, never
+ * magnified above 1.5.
+ */
+export function fit(content: Extent, screenW: number, screenH: number): View {
   const margin = 16;
-  const sx = (screenW - 2 * margin) / Math.max(content.width, 1);
-  const sy = (screenH - 2 * margin) / Math.max(content.height, 1);
+  const w = Math.max(content.width, 1);
+  const h = Math.max(content.height, 1);
+  const sx = (screenW - 2 * margin) / w;
+  const sy = (screenH - 2 * margin) / h;
   const scale = clamp(Math.min(sx, sy, 1.5), MIN_SCALE, MAX_SCALE);
-  return { x: -margin / scale, y: -margin / scale, scale };
+  return {
+    x: (content.x ?? 0) - (screenW / scale - w) / 2,
+    y: (content.y ?? 0) - (screenH / scale - h) / 2,
+    scale,
+  };
+}
+
+/** The smallest extent holding every rectangle (the whole map when there are none). */
+export function bounds(items: Rect[], whole: { width: number; height: number }): Extent {
+  if (!items.length) return { x: 0, y: 0, width: whole.width, height: whole.height };
+  let x0 = Infinity;
+  let y0 = Infinity;
+  let x1 = -Infinity;
+  let y1 = -Infinity;
+  for (const r of items) {
+    x0 = Math.min(x0, r.x);
+    y0 = Math.min(y0, r.y);
+    x1 = Math.max(x1, r.x + r.w);
+    y1 = Math.max(y1, r.y + r.h);
+  }
+  return { x: x0, y: y0, width: x1 - x0, height: y1 - y0 };
 }
 
 /** Zooms by `factor` keeping the drawing point under screen point (px, py) fixed. */
