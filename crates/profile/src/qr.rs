@@ -111,6 +111,20 @@ pub fn to_png(text: &str, module_px: u32) -> Result<Vec<u8>, QrError> {
     Ok(out.into_inner())
 }
 
+/// The QR code of `text` as an SVG document (black on white, with the quiet zone), for a UI to
+/// show as an image.
+pub fn to_svg(text: &str) -> Result<String, QrError> {
+    use qrcode::render::svg;
+    let code = encode(text)?;
+    Ok(code
+        .render::<svg::Color<'_>>()
+        .min_dimensions(256, 256)
+        .dark_color(svg::Color("#000000"))
+        .light_color(svg::Color("#ffffff"))
+        .quiet_zone(true)
+        .build())
+}
+
 /// The text of the first QR code found in a PNG or JPEG picture. `file` names it in errors.
 pub fn decode_image(bytes: &[u8], file: &str) -> Result<Zeroizing<String>, QrError> {
     let img = image::load_from_memory(bytes).map_err(|e| QrError::NotAnImage {
@@ -168,6 +182,42 @@ AllowedIPs = 0.0.0.0/0
         assert!(is_image(&png));
         let back = config_from_image(&png, "wg0.png").unwrap();
         assert_eq!(back, config);
+    }
+
+    #[test]
+    fn generate_render_decode_round_trip() {
+        // generate → render PNG → decode gives back the very text.
+        let png = to_png(CONF, 3).unwrap();
+        assert_eq!(*decode_image(&png, "wg0.png").unwrap(), CONF);
+        let svg = to_svg(CONF).unwrap();
+        assert!(svg.contains("<svg") && svg.contains("#000000"), "{svg}");
+    }
+
+    #[test]
+    fn hostile_pictures_give_errors_not_panics() {
+        let png = to_png(CONF, 2).unwrap();
+        // Every truncation of a valid PNG, and bit flips in its body.
+        for cut in (0..png.len()).step_by(97) {
+            let _ = decode_image(&png[..cut], "cut.png");
+        }
+        let mut flipped = png.clone();
+        for i in (40..flipped.len()).step_by(13) {
+            flipped[i] ^= 0x5a;
+        }
+        assert!(decode_image(&flipped, "flipped.png").is_err());
+        // A header that claims an enormous picture.
+        let mut huge = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR".to_vec();
+        huge.extend_from_slice(&0x7fff_ffffu32.to_be_bytes());
+        huge.extend_from_slice(&0x7fff_ffffu32.to_be_bytes());
+        huge.extend_from_slice(&[8, 0, 0, 0, 0, 0, 0, 0, 0]);
+        assert!(decode_image(&huge, "huge.png").is_err());
+        // Not a picture at all, and empty.
+        let err = decode_image(b"hello", "hello.txt").unwrap_err();
+        assert!(
+            err.to_string().starts_with("hello.txt: not a readable"),
+            "{err}"
+        );
+        assert!(decode_image(&[], "empty.png").is_err());
     }
 
     #[test]

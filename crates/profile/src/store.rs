@@ -119,7 +119,7 @@ pub fn config_dir() -> Result<PathBuf, StoreError> {
 
 /// Creates `dir` (and missing parents) with mode 0700, and tightens it to 0700 if it exists with
 /// a looser mode.
-pub(crate) fn ensure_private_dir(dir: &Path) -> io::Result<()> {
+pub fn ensure_private_dir(dir: &Path) -> io::Result<()> {
     fs::DirBuilder::new()
         .recursive(true)
         .mode(0o700)
@@ -134,7 +134,7 @@ pub(crate) fn ensure_private_dir(dir: &Path) -> io::Result<()> {
 /// Writes `bytes` to `path` atomically with mode 0600: a temp file in the same directory,
 /// fsync, rename over `path`, fsync of the directory. On failure `path` is unchanged and the
 /// temp file is removed.
-pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
     let dir = path
         .parent()
         .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "path has no directory"))?;
