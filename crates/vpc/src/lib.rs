@@ -7,6 +7,7 @@
 //!   with `line:column` errors.
 //! * [`reach`]: reachability of a host and port from the active profile, with explanation codes
 //!   and one plain sentence per verdict.
+//! * [`aws`]: the AWS API importer (EC2 and ELBv2, NextToken paging; sans-IO).
 //! * [`digitalocean`]: the DigitalOcean API importer (paging, 429/5xx retries; sans-IO).
 //! * [`layout`]: a deterministic nested layout (region → VPC → subnet → hosts) for the UI.
 //! * [`snapshot`]: timestamped snapshots and the diff of two of them.
@@ -16,9 +17,11 @@
 //! This crate depends on nothing else of Gatehouse: the caller hands it plain addresses and
 //! prefixes (the tunnel's addresses, the peers' AllowedIPs, the host's local routes).
 
+pub mod aws;
 pub mod digitalocean;
 pub mod layout;
 pub mod model;
+pub mod probe;
 pub mod reach;
 pub mod snapshot;
 pub mod store;
