@@ -21,6 +21,7 @@ pub mod aws;
 pub mod digitalocean;
 pub mod layout;
 pub mod model;
+pub mod probe;
 pub mod reach;
 pub mod snapshot;
 pub mod store;
