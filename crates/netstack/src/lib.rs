@@ -40,5 +40,5 @@ pub use netstack::{
     tunnel_config, ForwardInfo, ForwardSpec, ForwardSpecError, Netstack, NetstackError,
     NetstackOptions, NetstackStats, NoPrivateKey, Protocol, DEFAULT_MTU,
 };
-pub use stack::ConnectError;
+pub use stack::{ConnectError, TcpPipe};
 pub use target::{Target, TargetError};

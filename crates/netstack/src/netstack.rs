@@ -553,6 +553,12 @@ impl Netstack {
             })
     }
 
+    /// Opens a TCP connection to `addr` through the tunnel (what the proxies do for a client),
+    /// for in-process users such as the prober. Dropping the pipe aborts the connection.
+    pub async fn connect_tcp(&self, addr: SocketAddr) -> Result<TcpPipe, ConnectError> {
+        self.inner.connect(addr).await
+    }
+
     /// Stops listening, closes every connection and stops the core.
     pub async fn shutdown(mut self) {
         self.stop();

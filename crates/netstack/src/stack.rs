@@ -82,6 +82,35 @@ pub struct TcpPipe {
     pub(crate) notify: Arc<Notify>,
 }
 
+impl TcpPipe {
+    /// Sends `bytes` into the connection (an empty slice does nothing). Fails once the
+    /// connection is gone.
+    pub async fn send(&mut self, bytes: &[u8]) -> Result<(), ConnectError> {
+        if bytes.is_empty() {
+            return Ok(());
+        }
+        self.tx
+            .send(bytes.to_vec())
+            .await
+            .map_err(|_| ConnectError::Stopped)?;
+        self.notify.notify_one();
+        Ok(())
+    }
+
+    /// The next bytes from the host; `None` when it closed (or reset) the connection.
+    pub async fn recv(&mut self) -> Option<Vec<u8>> {
+        let chunk = self.rx.recv().await;
+        self.notify.notify_one();
+        chunk
+    }
+
+    /// Ends the sending direction (FIN).
+    pub async fn finish(&mut self) {
+        let _ = self.tx.send(Vec::new()).await;
+        self.notify.notify_one();
+    }
+}
+
 /// The application end of a UDP socket inside the tunnel.
 #[derive(Debug)]
 pub struct UdpPipe {
