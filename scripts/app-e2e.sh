@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds the desktop app (debug, no bundle) and drives its real window end to end:
-# tauri-driver + WebKitWebDriver under Xvfb, inside a private D-Bus session.
+# tauri-driver + WebKitWebDriver under Xvfb, inside a private D-Bus session with an unlocked
+# gnome-keyring.
 #   bash scripts/app-e2e.sh            # install deps if missing, build, test
 #   GATEHOUSE_APP_SKIP_BUILD=1 ...     # reuse the built binary
 #   GATEHOUSE_MEASURE_OUT=file.json    # also write the measured figures there
@@ -22,8 +23,12 @@ chmod 700 "$scratch"
 trap 'rm -rf "$scratch"' EXIT
 mkdir -m 700 "$scratch/runtime" "$scratch/config" "$scratch/home"
 rm -rf tests/artifacts/app
-# A fresh profile store, runtime dir and WebKit data dir: the user's own are never touched.
+# A fresh profile store, settings, runtime dir, WebKit data dir and autostart folder: the user's
+# own are never touched.
 export GATEHOUSE_CONFIG_DIR="$scratch/config" XDG_RUNTIME_DIR="$scratch/runtime" \
   XDG_DATA_HOME="$scratch/home/data" XDG_CACHE_HOME="$scratch/home/cache" \
+  XDG_CONFIG_HOME="$scratch/home/config" \
   NO_AT_BRIDGE=1 GATEHOUSE_APP_BIN="$bin"
-xvfb-run -a -s "-screen 0 1280x800x24" dbus-run-session -- node tests/app/e2e.mjs
+# Imported profiles keep their keys in the Secret Service: an unlocked gnome-keyring on a private
+# bus (with-keyring.sh, which also gives it its own runtime and data dirs).
+xvfb-run -a -s "-screen 0 1280x800x24" bash scripts/with-keyring.sh node tests/app/e2e.mjs

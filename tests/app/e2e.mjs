@@ -4,10 +4,15 @@
 // Starts the app, clicks "Try the demo network", sees the demo connect, sees the VPC map with
 // reachable hosts and a blocked one, opens a web service and reads its page, imports a broken
 // .conf and reads its line error, disconnects through the tray's handler, and checks every
-// state change (card and tray). Saves a screenshot of every view to tests/artifacts/app/ and
-// measures (cold start, PSS of the app's processes, map render time for 1,000 and 5,000 hosts).
+// state change (card and tray). Then manages a profile of its own (QR, export, edit with a broken
+// line and its fix, delete with confirmation), reads a Terraform state into the map, checks that
+// settings survive a reload and that the window works at 800×600. Saves a screenshot of every
+// view to tests/artifacts/app/ and measures (cold start, PSS of the app's processes, map render
+// time for 1,000 and 5,000 hosts).
 import { spawn } from "node:child_process";
-import { mkdirSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
+import { randomBytes } from "node:crypto";
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { resolve } from "node:path";
 import { remote } from "webdriverio";
 
@@ -17,7 +22,10 @@ const shots = resolve(root, "tests/artifacts/app");
 const measureOut = process.env.GATEHOUSE_MEASURE_OUT;
 mkdirSync(shots, { recursive: true });
 
-const figures = {};
+const corpus = resolve(process.env.GATEHOUSE_CORPUS ?? resolve(root, "../shared/corpus"), "tfstate");
+const scratch = mkdtempSync(resolve(tmpdir(), "gatehouse-e2e-ui-"));
+
+const figures = { skipped: [] };
 let failures = 0;
 let step = 0;
 const t0 = Date.now();
@@ -91,6 +99,34 @@ async function cardState(name) {
 async function waitState(name, want, timeout = 30000) {
   await browser.waitUntil(async () => (await cardState(name)) === want, { timeout, interval: 100, timeoutMsg: `${name} never became ${want}` });
 }
+/** Whether this build's backend has a command (the UI disables what it lacks). */
+const has = (name) => browser.execute((n) => typeof globalThis.__gatehouse.commands[n] === "function", name);
+function skip(what) {
+  figures.skipped.push(what);
+  console.warn(`SKIP: ${what}`);
+}
+/** Sets a textarea's or input's value the way typing does (one input event). */
+const typeInto = (selector, value) =>
+  browser.execute(
+    (sel, v) => {
+      const el = document.querySelector(sel);
+      el.value = v;
+      el.dispatchEvent(new Event("input", { bubbles: true }));
+    },
+    selector,
+    value,
+  );
+/** Whether the page or the main area scrolls sideways. */
+const sideScroll = () =>
+  browser.execute(() => {
+    const d = document.documentElement;
+    const m = document.getElementById("main");
+    return { page: d.scrollWidth - d.clientWidth, main: m.scrollWidth - m.clientWidth, width: window.innerWidth, height: window.innerHeight };
+  });
+async function openTab(id, ready) {
+  await browser.$(`#tab-${id}`).click();
+  if (ready) await browser.$(ready).waitForExist({ timeout: 15000 });
+}
 
 try {
   const start = Date.now();
@@ -139,6 +175,20 @@ try {
   const blocked = await browser.$$('[data-verdict="blocked"]').length;
   check(reachable >= 5, `the map shows ${reachable} reachable hosts`);
   check(blocked >= 1, `the map shows ${blocked} blocked host(s)`);
+  // It opens fitted: every host inside the drawing area, and the hosts spread over a good part of it.
+  await browser.pause(300);
+  const fitBox = await browser.execute(() => {
+    const svg = document.getElementById("vpc-map").getBoundingClientRect();
+    const rects = [...document.querySelectorAll("#vpc-map .host")].map((h) => h.getBoundingClientRect());
+    const u = rects.reduce((a, r) => ({ l: Math.min(a.l, r.left), t: Math.min(a.t, r.top), r: Math.max(a.r, r.right), b: Math.max(a.b, r.bottom) }), { l: Infinity, t: Infinity, r: -Infinity, b: -Infinity });
+    return { svg: { l: svg.left, t: svg.top, r: svg.right, b: svg.bottom }, hosts: u, n: rects.length };
+  });
+  const { svg: sv, hosts: hb } = fitBox;
+  const inside = hb.l >= sv.l - 1 && hb.t >= sv.t - 1 && hb.r <= sv.r + 1 && hb.b <= sv.b + 1;
+  const cover = Math.max((hb.r - hb.l) / (sv.r - sv.l), (hb.b - hb.t) / (sv.b - sv.t));
+  check(inside, `the map opens with all ${fitBox.n} hosts in view (${JSON.stringify(fitBox)})`);
+  check(cover >= 0.5, `the fitted hosts span ${(cover * 100).toFixed(0)}% of the map's width or height`);
+  figures.map_fit_cover = Number(cover.toFixed(2));
   // WebKitWebDriver refuses pointer clicks on SVG groups: reach the host the keyboard way
   // (Tab focus + Enter), which the map supports for every host.
   await browser.execute(() => document.querySelector('[data-host="db-replica"]').focus());
@@ -176,6 +226,99 @@ try {
   await browser.execute(() => document.querySelector(".problem").scrollIntoView({ block: "center" }));
   await shot("connections-import-error");
 
+  // A profile of our own: import, QR, export, edit (broken line, then fixed), delete (confirmed).
+  const work = [
+    "[Interface]",
+    `PrivateKey = ${randomBytes(32).toString("base64")}`,
+    "Address = 10.77.0.2/32",
+    "",
+    "[Peer]",
+    `PublicKey = ${randomBytes(32).toString("base64")}`,
+    "AllowedIPs = 10.77.0.0/24",
+    "Endpoint = 127.0.0.1:51999",
+    "",
+  ].join("\n");
+  await browser.$("#paste-name").setValue("work");
+  await typeInto("#paste-text", work);
+  await browser.$("#paste-import").click();
+  await browser.$('[data-connection="work"]').waitForExist({ timeout: 10000 });
+  check((await cardState("work")) === "disconnected", "the imported profile has its card");
+  const action = (a) => browser.$(`[data-connection="work"] [data-action="${a}"]`);
+
+  if (await has("profileQr")) {
+    await (await action("qr")).click();
+    await browser.$("#qr-image").waitForExist({ timeout: 10000 });
+    const qrOk = await browser.execute(() => {
+      const img = document.getElementById("qr-image");
+      return img.complete && img.naturalWidth > 0;
+    });
+    check(qrOk, "Show QR draws the profile's QR code");
+    await shot("connections-qr");
+    await browser.keys("Escape");
+    await browser.$("#qr-dialog").waitForExist({ reverse: true, timeout: 5000 });
+    check(true, "Escape closes the QR dialog");
+  } else {
+    check(!(await (await action("qr")).isEnabled()), "Show QR is disabled (no profile_qr in this build)");
+    skip("Show QR: the backend has no profile_qr");
+  }
+
+  if (await has("exportProfile")) {
+    await (await action("export")).click();
+    const pathInput = await browser.$("#export-path");
+    await pathInput.waitForExist({ timeout: 5000 });
+    const prefilled = await pathInput.getValue();
+    check(/work\.conf$/.test(prefilled), `export offers "${prefilled}"`);
+    const target = resolve(scratch, "work-export.conf");
+    await pathInput.setValue(target);
+    await browser.$("#export-save").click();
+    await browser.$("#export-dialog").waitForExist({ reverse: true, timeout: 10000 });
+    const mode = statSync(target).mode & 0o777;
+    const written = readFileSync(target, "utf8");
+    check(mode === 0o600 && written.includes("AllowedIPs = 10.77.0.0/24"), `exported to ${target} (mode ${mode.toString(8)})`);
+  } else {
+    check(!(await (await action("export")).isEnabled()), "Export is disabled (no export_profile in this build)");
+    skip("Export: the backend has no export_profile");
+  }
+
+  if ((await has("profileText")) && (await has("updateProfile"))) {
+    await (await action("edit")).click();
+    const editor = await browser.$("#edit-text");
+    await editor.waitForExist({ timeout: 5000 });
+    await browser.waitUntil(async () => (await editor.getValue()).includes("[Peer]"), { timeout: 10000, timeoutMsg: "the editor never got the profile text" });
+    const original = await editor.getValue();
+    const broken = original.replace("[Interface]", "[Interface]\nListenPort = not-a-port");
+    await typeInto("#edit-text", broken);
+    await browser.$("#edit-save").click();
+    const editProblem = await browser.$("#edit-dialog .problem");
+    await editProblem.waitForExist({ timeout: 10000 });
+    const editText = await editProblem.getText();
+    check(/line 2, column \d+/.test(editText) && editText.includes("ListenPort"), `the editor points at the broken line: "${editText.replace(/\n/g, " | ")}"`);
+    check((await editor.getValue()) === broken, "nothing typed is lost on the error");
+    await shot("connections-edit-error");
+    await typeInto("#edit-text", broken.replace("ListenPort = not-a-port", "ListenPort = 51820"));
+    await browser.$("#edit-save").click();
+    await browser.$("#edit-dialog").waitForExist({ reverse: true, timeout: 10000 });
+    const saved = await cmd("profileText", "work");
+    check(saved.status === "ok" && saved.data.includes("51820"), "the fixed profile is saved");
+  } else {
+    check(!(await (await action("edit")).isEnabled()), "Edit is disabled (no profile_text/update_profile in this build)");
+    skip("Edit: the backend has no profile_text/update_profile");
+  }
+
+  // Delete asks first; Escape (or Cancel) keeps the profile.
+  await (await action("delete")).click();
+  await browser.$("#delete-dialog").waitForExist({ timeout: 5000 });
+  const focusInside = await browser.execute(() => document.getElementById("delete-dialog").contains(document.activeElement));
+  check(focusInside, "the delete dialog takes the focus");
+  await shot("connections-delete-confirm");
+  await browser.keys("Escape");
+  await browser.$("#delete-dialog").waitForExist({ reverse: true, timeout: 5000 });
+  check((await cardState("work")) !== null, "Escape closes the dialog and keeps the profile");
+  await (await action("delete")).click();
+  await browser.$("#delete-confirm").click();
+  await browser.$('[data-connection="work"]').waitForExist({ reverse: true, timeout: 10000 });
+  check(true, "deleted after confirmation");
+
   // Disconnect through the tray's own handler.
   const r = await cmd("trayAction", "disconnect:demo");
   check(r.status === "ok", `tray action disconnect:demo (${JSON.stringify(r)})`);
@@ -198,6 +341,82 @@ try {
   await browser.$("#tab-settings").click();
   await browser.$("#settings-title").waitForExist();
   await shot("settings");
+
+  if ((await has("getSettings")) && (await has("setSettings"))) {
+    await browser.$("#service-info").waitUntil(async function () {
+      return !(await this.getText()).includes("Checking");
+    }, { timeout: 10000 });
+    const info = await browser.$("#service-info").getText();
+    check(info.length > 10, `the mode section says: "${info}"`);
+    const ks = await browser.$("#setting-kill_switch");
+    const nt = await browser.$("#setting-notifications");
+    await ks.waitForEnabled({ timeout: 10000 });
+    const before = { ks: await ks.isSelected(), nt: await nt.isSelected() };
+    await ks.click();
+    await browser.waitUntil(async () => (await ks.isEnabled()) && (await ks.isSelected()) !== before.ks, { timeout: 10000 });
+    await nt.click();
+    await browser.waitUntil(async () => (await nt.isEnabled()) && (await nt.isSelected()) !== before.nt, { timeout: 10000 });
+    await browser.$("#theme-dark").click();
+    await browser.waitUntil(() => browser.execute(() => document.documentElement.dataset.theme === "dark"), { timeout: 10000 });
+    await browser.refresh();
+    await openTab("settings", "#settings-title");
+    await browser.$("#setting-kill_switch").waitForEnabled({ timeout: 15000 });
+    const afterReload = {
+      ks: await browser.$("#setting-kill_switch").isSelected(),
+      nt: await browser.$("#setting-notifications").isSelected(),
+      dark: await browser.$("#theme-dark").isSelected(),
+      applied: await browser.execute(() => document.documentElement.dataset.theme),
+    };
+    check(afterReload.ks === !before.ks && afterReload.nt === !before.nt && afterReload.dark && afterReload.applied === "dark", `settings survive a reload (${JSON.stringify(afterReload)})`);
+    await shot("settings-dark-after-reload");
+    // Put them back (the kill switch must not stay on for the rest of the run).
+    await browser.$("#setting-kill_switch").click();
+    await browser.waitUntil(async () => (await browser.$("#setting-kill_switch").isEnabled()) && (await browser.$("#setting-kill_switch").isSelected()) === before.ks, { timeout: 10000 });
+    await browser.$("#setting-notifications").click();
+    await browser.waitUntil(async () => (await browser.$("#setting-notifications").isEnabled()) && (await browser.$("#setting-notifications").isSelected()) === before.nt, { timeout: 10000 });
+    await browser.$("#theme-system").click();
+    await browser.waitUntil(() => browser.execute(() => document.documentElement.dataset.theme === undefined), { timeout: 10000 });
+    await openTab("connections", '[data-connection="demo"]');
+    await waitState("demo", "connected");
+  } else {
+    check(await browser.$("#settings-missing").isExisting(), "Settings says what this build lacks");
+    skip("Settings persistence: the backend has no get_settings/set_settings");
+  }
+
+  // The user's own topology: a Terraform state through map_from_file (the file input).
+  await openTab("map", '[data-host="web-1"]');
+  if (await has("mapFromFile")) {
+    const tf = resolve(corpus, "02-aws-three-tier-alb-asg-rds.tfstate");
+    await browser.$("#map-file").setValue(tf);
+    await browser.waitUntil(async () => (await browser.$("#map-summary").getText()).includes("02-aws"), { timeout: 20000, timeoutMsg: "the Terraform state never reached the map" });
+    const hosts = await browser.$$("#vpc-map [data-host]").length;
+    check(hosts > 0, `the Terraform state shows ${hosts} hosts: "${await browser.$("#map-summary").getText()}"`);
+    await shot("map-terraform-state");
+    const bad = resolve(scratch, "broken.tfstate");
+    writeFileSync(bad, '{\n  "version": 4,\n  "resources": [ nope ]\n}\n');
+    await browser.$("#map-file").setValue(bad);
+    const mapErr = await browser.$("#map-error");
+    await mapErr.waitForExist({ timeout: 10000 });
+    const mapErrText = await mapErr.getText();
+    check(/broken\.tfstate:\d+:\d+/.test(mapErrText), `a broken state is named with file:line:col: "${mapErrText}"`);
+    await shot("map-terraform-error");
+  } else {
+    check(!(await browser.$("#map-file").isEnabled()), "Open Terraform state is disabled (no map_from_file in this build)");
+    skip("Terraform state: the backend has no map_from_file");
+  }
+
+  // 800×600, the smallest supported window: no sideways scrolling.
+  await browser.setWindowSize(800, 600);
+  await browser.pause(500);
+  for (const [tab, ready] of [["connections", '[data-connection="demo"]'], ["map", "#vpc-map [data-host]"], ["services", "#svc-title"], ["logs", "#log-lines"], ["settings", "#settings-title"]]) {
+    await openTab(tab, ready);
+    await browser.pause(300);
+    const sc = await sideScroll();
+    if (tab === "connections") check(sc.page <= 0 && sc.main <= 0, `at ${sc.width}×${sc.height} the connections view does not scroll sideways (${JSON.stringify(sc)})`);
+    else if (sc.page > 0 || sc.main > 0) console.warn(`note: at 800×600 the ${tab} view scrolls sideways by ${Math.max(sc.page, sc.main)} px`);
+    await shot(`${tab}-800x600`);
+  }
+  await browser.setWindowSize(1024, 720);
 
   // Measurements: map render time and memory with big maps.
   await browser.$("#tab-map").click();
@@ -230,10 +449,12 @@ try {
 } finally {
   if (browser) await browser.deleteSession().catch(() => {});
   driver.kill();
+  rmSync(scratch, { recursive: true, force: true });
 }
 
 console.log(`screenshots: ${shots}`);
 console.log(`figures: ${JSON.stringify({ ...figures, pss_idle_processes: undefined })}`);
+if (figures.skipped.length) console.warn(`skipped (this build lacks the command): ${figures.skipped.join("; ")}`);
 if (measureOut) writeFileSync(measureOut, JSON.stringify(figures, null, 2));
 if (failures) {
   console.error(`app e2e: FAILED`);
