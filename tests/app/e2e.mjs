@@ -81,6 +81,8 @@ await new Promise((r) => setTimeout(r, 800));
 let browser;
 async function shot(name) {
   const file = resolve(shots, `${String(++step).padStart(2, "0")}-${name}.png`);
+  // Let the page paint what the DOM already holds (the first frames after start come late).
+  await browser.executeAsync((done) => requestAnimationFrame(() => requestAnimationFrame(() => setTimeout(done, 100))));
   await browser.saveScreenshot(file);
   log(`screenshot ${file}`);
 }
@@ -381,6 +383,10 @@ try {
   } else {
     check(await browser.$("#settings-missing").isExisting(), "Settings says what this build lacks");
     skip("Settings persistence: the backend has no get_settings/set_settings");
+    await browser.$("#theme-dark").click();
+    await browser.waitUntil(() => browser.execute(() => document.documentElement.dataset.theme === "dark"), { timeout: 5000 });
+    await shot("settings-dark");
+    await browser.$("#theme-system").click();
   }
 
   // The user's own topology: a Terraform state through map_from_file (the file input).
