@@ -11,7 +11,7 @@ use smoltcp::time::Instant;
 use smoltcp::wire::{IpAddress, IpEndpoint, IpListenEndpoint};
 
 use crate::plan::{self, Host, Proto, ServiceKind, HOSTS};
-use crate::{dns, http, pg, resp};
+use crate::{dns, http, mysql, pg, resp, ssh, tls};
 
 /// Listening sockets kept ready per TCP service (more SYNs at once are reset).
 const BACKLOG: usize = 4;
@@ -50,6 +50,9 @@ enum Kind {
     Smb,
     Redis(resp::Connection),
     Pg(pg::Connection),
+    Tls(Box<tls::Connection>),
+    Ssh(ssh::Connection),
+    Mysql(mysql::Connection),
     /// Client side of a load-balanced connection; `back` is the socket to the web server,
     /// `connected` whether it ever got established.
     LbFront {
@@ -100,6 +103,8 @@ pub struct Hosts {
     sockets_in_use: usize,
     scratch: Vec<u8>,
     stats: HostStats,
+    /// The HTTPS servers' configuration (`None`: TLS ports accept and stay silent).
+    tls: Option<std::sync::Arc<rustls::ServerConfig>>,
 }
 
 fn tcp_socket() -> tcp::Socket<'static> {
@@ -174,6 +179,14 @@ impl Hosts {
             sockets_in_use: 0,
             scratch: vec![0; TCP_BUFFER],
             stats: HostStats::default(),
+            tls: {
+                let names: Vec<&str> = HOSTS
+                    .iter()
+                    .filter(|h| h.services.iter().any(|s| s.kind == ServiceKind::Tls))
+                    .map(|h| h.fqdn)
+                    .collect();
+                tls::server_config(&names)
+            },
         };
         hosts.arm(sockets);
         hosts
@@ -296,12 +309,31 @@ impl Hosts {
                         continue;
                     }
                 },
+                ServiceKind::Tls => match self
+                    .tls
+                    .as_ref()
+                    .and_then(|c| tls::Connection::new(c, host))
+                {
+                    Some(c) => Kind::Tls(Box::new(c)),
+                    None => Kind::Smb,
+                },
+                ServiceKind::Ssh => Kind::Ssh(ssh::Connection::new()),
+                ServiceKind::Mysql => {
+                    self.next_pid = self.next_pid.wrapping_add(1);
+                    Kind::Mysql(mysql::Connection::new(self.next_pid))
+                }
                 ServiceKind::Dns | ServiceKind::WireGuard => Kind::Smb,
+            };
+            // Services that speak first.
+            let out = match &kind {
+                Kind::Ssh(c) => c.greeting(),
+                Kind::Mysql(c) => c.greeting(),
+                _ => Vec::new(),
             };
             self.conns.push(Conn {
                 handle,
                 kind,
-                out: Vec::new(),
+                out,
                 out_pos: 0,
                 closing: false,
                 last_activity: now,
@@ -400,6 +432,9 @@ impl Hosts {
                 Kind::Smb => true,
                 Kind::Redis(c) => c.feed(data, &mut self.store, &mut conn.out),
                 Kind::Pg(c) => c.feed(data, &mut conn.out),
+                Kind::Tls(c) => c.feed(data, &mut conn.out),
+                Kind::Ssh(c) => c.feed(data),
+                Kind::Mysql(c) => c.feed(data, &mut conn.out),
                 Kind::LbFront { .. } => true,
             };
             if !keep_open {

@@ -17,17 +17,21 @@
 //! balancer's connections to the web servers) loop back through the firewall.
 //!
 //! The address plan, the services and the rules are in [`plan`]; the protocol servers
-//! ([`http`], [`resp`], [`pg`], [`dns`]) are sans-IO and never panic on hostile input.
+//! ([`http`], [`resp`], [`pg`], [`dns`], [`ssh`], [`mysql`], and HTTPS through rustls in [`tls`])
+//! are sans-IO and never panic on hostile input.
 
 pub mod dns;
 mod gateway;
 pub mod hosts;
 pub mod http;
 pub mod icmp;
+pub mod mysql;
 pub mod pg;
 pub mod plan;
 pub mod resp;
 pub mod rules;
+pub mod ssh;
+pub mod tls;
 pub mod topology;
 
 pub use gateway::{client_profile, Lab, LabError, LabOptions, LabStats};

@@ -3,7 +3,8 @@
 //!
 //! ```text
 //! VPN clients     10.100.0.0/24   gateway 10.100.0.1, the client profile 10.100.0.2/32
-//! home LAN        192.168.1.0/24  router .1 (HTTP 80), pi .20 (HTTP 8080), nas .30 (HTTP 5000, SMB 445)
+//! home LAN        192.168.1.0/24  router .1 (HTTP 80, HTTPS 443), pi .20 (SSH 22, HTTP 8080),
+//!                                 nas .30 (HTTP 5000, SMB 445, MySQL 3306)
 //! VPC             10.20.0.0/16
 //!   public        10.20.0.0/24    vpn-gw .5 (WireGuard UDP 51820), lb .10 (TCP 80 → web-1, web-2)
 //!   app           10.20.1.0/24    web-1 .11, web-2 .12 (HTTP 80), cache .20 (Redis 6379)
@@ -76,6 +77,12 @@ pub enum ServiceKind {
     Postgres,
     /// The DNS server for `*.internal`.
     Dns,
+    /// HTTPS: TLS (self-signed certificate) in front of this host's pages.
+    Tls,
+    /// SSH: the identification banner, then close after the client's.
+    Ssh,
+    /// MySQL: the protocol-10 greeting, then "access denied".
+    Mysql,
     /// WireGuard: the gateway's own UDP socket (not served on the virtual network).
     WireGuard,
 }
@@ -135,7 +142,7 @@ pub const HOSTS: &[Host] = &[
         site: Site::Home,
         subnet: "home",
         security_groups: &[],
-        services: &[tcp(80, ServiceKind::Http)],
+        services: &[tcp(80, ServiceKind::Http), tcp(443, ServiceKind::Tls)],
     },
     Host {
         name: "pi",
@@ -144,7 +151,7 @@ pub const HOSTS: &[Host] = &[
         site: Site::Home,
         subnet: "home",
         security_groups: &[],
-        services: &[tcp(8080, ServiceKind::Http)],
+        services: &[tcp(22, ServiceKind::Ssh), tcp(8080, ServiceKind::Http)],
     },
     Host {
         name: "nas",
@@ -153,7 +160,11 @@ pub const HOSTS: &[Host] = &[
         site: Site::Home,
         subnet: "home",
         security_groups: &[],
-        services: &[tcp(5000, ServiceKind::Http), tcp(445, ServiceKind::Smb)],
+        services: &[
+            tcp(5000, ServiceKind::Http),
+            tcp(445, ServiceKind::Smb),
+            tcp(3306, ServiceKind::Mysql),
+        ],
     },
     Host {
         name: "vpn-gw",

@@ -1,0 +1,1 @@
+//! The prober driver (being written).
