@@ -1,53 +1,97 @@
-//! The app's back end: which profiles exist, which run (no-root mode: one
-//! [`gatehouse_netstack::Netstack`] per connection), the demo lab, the log. The Tauri commands
-//! are one-line forwards to the methods here; what they compute comes from the crates
-//! (profile store and parser, netstack, lab, vpc).
+//! The app's back end: which profiles exist, where their connections run, the demo lab, the
+//! settings, the log. The Tauri commands are one-line forwards to the methods here; what they
+//! compute comes from the crates:
+//!
+//! - service mode: `gatehouse_session` with the daemon (connect with the keys read from the
+//!   keyring and the kill switch setting, disconnect, status, events);
+//! - no-root mode (and the demo): one [`gatehouse_netstack::Netstack`] per connection, its
+//!   state from the session's connection state machine ([`gatehouse_session::machine`]);
+//! - profiles: `gatehouse_profile` (store, parser, writer, QR);
+//! - maps: [`crate::map`] over `gatehouse_vpc`.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::net::{Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex as StdMutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use gatehouse_ipc::LogLevel;
 use gatehouse_lab::{Lab, LabOptions};
 use gatehouse_netstack::{Netstack, NetstackOptions, Target};
 use gatehouse_profile::store::{NameChoice, Store};
 use gatehouse_profile::{Config, Key};
+use gatehouse_session::machine::{Input, Machine, MachineConfig};
+use gatehouse_session::{
+    ConnectionState, DaemonClient, Event, Session, SessionError, StatusReport, TunnelStatus,
+};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::Mutex;
 
 use crate::dto::{
-    AppError, ConnectionView, ImportOutcome, ImportProblem, LogLine, OpenedService, Origin,
-    PeerView, ServiceView, StateKind,
+    AppError, ConnectionMode, ConnectionView, ImportOutcome, ImportProblem, LogLine, MapView,
+    OpenedService, Origin, PeerView, ServiceView, StateKind,
 };
 use crate::map;
+use crate::settings::{self, ServiceInfo, Settings, SettingsStore};
 
 /// The demo connection's name.
 pub const DEMO: &str = "demo";
-/// A handshake older than this makes a connection stale (WireGuard rekeys every 2 minutes).
-const FRESH_HANDSHAKE: Duration = Duration::from_secs(180);
-/// With no handshake for this long after starting, a connection is stale.
-const FIRST_HANDSHAKE: Duration = Duration::from_secs(15);
 /// Log lines kept.
 const LOG_LINES: usize = 500;
+/// How long the service may take to answer the handshake of a status probe.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(3);
 
-/// Something the UI and the tray must hear about.
+/// Something the UI, the tray or the desktop must hear about.
 #[derive(Debug, Clone)]
 pub enum Notice {
     /// The connections (state or counters) changed.
     Connections(Vec<ConnectionView>),
     /// A log line.
     Log(LogLine),
+    /// A desktop notification (only sent when the settings allow them).
+    Alert {
+        /// The title.
+        title: String,
+        /// The text.
+        body: String,
+    },
 }
 
+/// Where the back end keeps its settings and finds the service.
+#[derive(Debug, Clone)]
+pub struct BackendOptions {
+    /// The settings file.
+    pub settings: SettingsStore,
+    /// The daemon's socket.
+    pub socket: PathBuf,
+}
+
+impl BackendOptions {
+    /// The settings in the config directory, the socket from `$GATEHOUSE_SOCKET` or the
+    /// default.
+    pub fn from_env() -> Result<BackendOptions, AppError> {
+        Ok(BackendOptions {
+            settings: SettingsStore::open_default()?,
+            socket: gatehouse_session::socket_path(),
+        })
+    }
+}
+
+/// A no-root connection: its network stack and its state machine.
 struct Running {
     netstack: Arc<Netstack>,
     origin: Origin,
-    started: Instant,
+    machine: Machine,
+    /// The freshest handshake fed to the machine.
+    handshake: Option<Instant>,
 }
 
 #[derive(Default)]
 struct Inner {
+    /// No-root connections.
     running: BTreeMap<String, Running>,
+    /// The service's tunnels as last read.
+    service: BTreeMap<String, TunnelStatus>,
     failed: BTreeMap<String, String>,
     lab: Option<Lab>,
 }
@@ -57,29 +101,9 @@ pub struct Backend {
     inner: Mutex<Inner>,
     logs: StdMutex<VecDeque<LogLine>>,
     last: StdMutex<Vec<ConnectionView>>,
+    settings: StdMutex<Settings>,
+    options: BackendOptions,
     notify: Box<dyn Fn(Notice) + Send + Sync>,
-}
-
-/// The state of a running connection from its handshake age and how long it has run.
-pub fn derive_state(
-    elapsed: Duration,
-    handshake_age: Option<Duration>,
-) -> (StateKind, Option<String>) {
-    match handshake_age {
-        Some(age) if age <= FRESH_HANDSHAKE => (StateKind::Connected, None),
-        Some(age) => (
-            StateKind::Stale,
-            Some(format!("no handshake for {} s", age.as_secs())),
-        ),
-        None if elapsed < FIRST_HANDSHAKE => (StateKind::Connecting, None),
-        None => (
-            StateKind::Stale,
-            Some(format!(
-                "no handshake after {} s: is the endpoint reachable?",
-                elapsed.as_secs()
-            )),
-        ),
-    }
 }
 
 fn now_ms() -> f64 {
@@ -97,15 +121,79 @@ fn store() -> Result<Store, AppError> {
     Store::open_default().map_err(|e| AppError::new(e.to_string()))
 }
 
+fn err(e: impl std::fmt::Display) -> AppError {
+    AppError::new(e.to_string())
+}
+
+/// The state a card shows for a session state, and why (for stale and error).
+pub fn state_of(s: &ConnectionState) -> (StateKind, Option<String>) {
+    match s {
+        ConnectionState::Disconnected => (StateKind::Disconnected, None),
+        ConnectionState::Connecting => (StateKind::Connecting, None),
+        ConnectionState::Connected => (StateKind::Connected, None),
+        ConnectionState::Stale { reason } => (StateKind::Stale, Some(reason.to_string())),
+        ConnectionState::Error { message } => (StateKind::Error, Some(message.clone())),
+        ConnectionState::Disconnecting => (StateKind::Connecting, Some("disconnecting".into())),
+    }
+}
+
+/// The desktop notifications a change from `prev` to `next` deserves: connected, disconnected,
+/// failed.
+pub fn alerts(prev: &[ConnectionView], next: &[ConnectionView]) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for v in next {
+        let before = prev
+            .iter()
+            .find(|p| p.name == v.name)
+            .map_or(StateKind::Disconnected, |p| p.state);
+        let live = |s| {
+            matches!(
+                s,
+                StateKind::Connecting | StateKind::Connected | StateKind::Stale
+            )
+        };
+        match v.state {
+            StateKind::Connected if !matches!(before, StateKind::Connected | StateKind::Stale) => {
+                out.push(("Connected".to_owned(), format!("{} is connected.", v.name)))
+            }
+            StateKind::Error if before != StateKind::Error => out.push((
+                "Connection failed".to_owned(),
+                format!(
+                    "{}: {}",
+                    v.name,
+                    v.detail.as_deref().unwrap_or("the connection failed")
+                ),
+            )),
+            StateKind::Disconnected if live(before) => out.push((
+                "Disconnected".to_owned(),
+                format!("{} is disconnected.", v.name),
+            )),
+            _ => {}
+        }
+    }
+    out
+}
+
 impl Backend {
     /// A back end that reports changes to `notify`.
-    pub fn new(notify: impl Fn(Notice) + Send + Sync + 'static) -> Backend {
-        Backend {
+    pub fn new(
+        options: BackendOptions,
+        notify: impl Fn(Notice) + Send + Sync + 'static,
+    ) -> Backend {
+        let (settings, why) = options.settings.load();
+        let backend = Backend {
             inner: Mutex::new(Inner::default()),
             logs: StdMutex::new(VecDeque::new()),
             last: StdMutex::new(Vec::new()),
+            settings: StdMutex::new(settings),
+            options,
             notify: Box::new(notify),
+        };
+        if let Some(why) = why {
+            tracing::warn!("settings: {why}");
+            backend.log("warn", None, format!("settings: {why}"));
         }
+        backend
     }
 
     /// Adds a log line and reports it.
@@ -133,25 +221,163 @@ impl Backend {
             .unwrap_or_default()
     }
 
-    /// Every profile (stored ones, then the demo when its lab runs) with its connection.
-    pub async fn connections(&self) -> Vec<ConnectionView> {
-        let stored: Vec<String> =
-            match store().and_then(|s| s.list().map_err(|e| AppError::new(e.to_string()))) {
-                Ok(list) => list.into_iter().map(|p| p.info.name).collect(),
-                Err(e) => {
-                    tracing::warn!("listing profiles: {e}");
-                    Vec::new()
+    // ---- settings and the service ------------------------------------------------------
+
+    /// The settings now.
+    pub fn settings(&self) -> Settings {
+        self.settings.lock().map(|s| *s).unwrap_or_default()
+    }
+
+    /// Saves `new`; when start at login changes, `autostart` turns it on or off first (a
+    /// failure there changes nothing).
+    pub fn set_settings(
+        &self,
+        new: Settings,
+        autostart: impl FnOnce(bool) -> Result<(), AppError>,
+    ) -> Result<Settings, AppError> {
+        let old = self.settings();
+        if new.start_at_login != old.start_at_login {
+            autostart(new.start_at_login)?;
+        }
+        self.options.settings.save(&new)?;
+        if let Ok(mut s) = self.settings.lock() {
+            *s = new;
+        }
+        if new.mode != old.mode {
+            self.log(
+                "info",
+                None,
+                format!("connection mode: {}", mode_words(new.mode)),
+            );
+        }
+        Ok(new)
+    }
+
+    /// The daemon's socket.
+    pub fn socket(&self) -> &std::path::Path {
+        &self.options.socket
+    }
+
+    /// Whether the Gatehouse service answers on its socket.
+    pub async fn service_info(&self) -> ServiceInfo {
+        let socket = self.options.socket.display().to_string();
+        let probe =
+            tokio::time::timeout(PROBE_TIMEOUT, DaemonClient::connect(&self.options.socket));
+        let (available, detail) = match probe.await {
+            Ok(Ok(_)) => (
+                true,
+                format!(
+                    "The Gatehouse service answers at {socket}: connections get a network \
+                     interface of their own."
+                ),
+            ),
+            Ok(Err(SessionError::Unreachable { .. })) => (
+                false,
+                format!(
+                    "The Gatehouse service is not running at {socket}: connections run in the \
+                     app without root, through a SOCKS5/HTTP proxy on 127.0.0.1."
+                ),
+            ),
+            Ok(Err(e)) => (
+                false,
+                format!("The Gatehouse service at {socket} refused: {e}."),
+            ),
+            Err(_) => (
+                false,
+                format!("The Gatehouse service at {socket} did not answer in time."),
+            ),
+        };
+        ServiceInfo {
+            available,
+            socket,
+            detail,
+        }
+    }
+
+    fn session(&self) -> Session {
+        Session::Daemon {
+            socket: self.options.socket.clone(),
+        }
+    }
+
+    /// Reads the service's tunnels (none when it is not used or does not answer).
+    async fn read_service(&self) -> Option<StatusReport> {
+        if self.settings().mode == settings::ModePreference::NoRoot {
+            return None;
+        }
+        match tokio::time::timeout(PROBE_TIMEOUT, self.session().status()).await {
+            Ok(Ok(s)) => Some(s),
+            Ok(Err(e)) => {
+                tracing::debug!("service status: {e}");
+                None
+            }
+            Err(_) => None,
+        }
+    }
+
+    /// Follows the service's events (state changes and log lines) until it goes away; returns
+    /// when the stream ends or cannot be opened (the caller retries).
+    pub async fn follow_service(&self) -> Result<(), AppError> {
+        if self.settings().mode == settings::ModePreference::NoRoot {
+            return Ok(());
+        }
+        let mut events = self.session().subscribe().await.map_err(err)?;
+        while let Some(frame) = events.recv().await.map_err(err)? {
+            match frame.event {
+                Event::State { .. } => self.refresh().await,
+                Event::Log {
+                    name,
+                    level,
+                    message,
+                } => {
+                    let level = match level {
+                        LogLevel::Info => "info",
+                        LogLevel::Warn => "warn",
+                        LogLevel::Error => "error",
+                    };
+                    self.log(level, name.as_deref(), format!("service: {message}"));
                 }
-            };
-        let inner = self.inner.lock().await;
+                Event::Stats { .. } => {}
+            }
+        }
+        Ok(())
+    }
+
+    // ---- connections -------------------------------------------------------------------
+
+    /// Every profile (stored ones, the demo when its lab runs, the service's other tunnels)
+    /// with its connection.
+    pub async fn connections(&self) -> Vec<ConnectionView> {
+        let stored: Vec<String> = match store().and_then(|s| s.list().map_err(err)) {
+            Ok(list) => list.into_iter().map(|p| p.info.name).collect(),
+            Err(e) => {
+                tracing::warn!("listing profiles: {e}");
+                Vec::new()
+            }
+        };
+        let service = self.read_service().await;
+        let mut inner = self.inner.lock().await;
+        inner.service = service
+            .map(|s| s.tunnels.into_iter().map(|t| (t.name.clone(), t)).collect())
+            .unwrap_or_default();
+        let now = Instant::now();
+        for r in inner.running.values_mut() {
+            step_machine(r, now);
+        }
         let mut names: Vec<(String, Origin)> =
             stored.into_iter().map(|n| (n, Origin::Stored)).collect();
         if inner.lab.is_some() {
             names.push((DEMO.to_owned(), Origin::Demo));
         }
-        for (name, r) in &inner.running {
-            if !names.iter().any(|(n, _)| n == name) {
-                names.push((name.clone(), r.origin));
+        let extra: Vec<(String, Origin)> = inner
+            .running
+            .iter()
+            .map(|(n, r)| (n.clone(), r.origin))
+            .chain(inner.service.keys().map(|n| (n.clone(), Origin::Stored)))
+            .collect();
+        for (name, origin) in extra {
+            if !names.iter().any(|(n, _)| *n == name) {
+                names.push((name, origin));
             }
         }
         names
@@ -165,56 +391,205 @@ impl Backend {
         self.last.lock().map(|l| l.clone()).unwrap_or_default()
     }
 
-    /// Recomputes the connections and reports them when they changed.
+    /// Recomputes the connections and reports them when they changed (and the notifications
+    /// their changes deserve, when the settings allow them).
     pub async fn refresh(&self) {
         let views = self.connections().await;
-        let changed = match self.last.lock() {
-            Ok(mut last) if *last != views => {
-                *last = views.clone();
-                true
-            }
-            _ => false,
+        let prev = match self.last.lock() {
+            Ok(mut last) if *last != views => Some(std::mem::replace(&mut *last, views.clone())),
+            _ => None,
         };
-        if changed {
-            (self.notify)(Notice::Connections(views));
+        let Some(prev) = prev else {
+            return;
+        };
+        if self.settings().notifications {
+            for (title, body) in alerts(&prev, &views) {
+                (self.notify)(Notice::Alert { title, body });
+            }
+        }
+        (self.notify)(Notice::Connections(views));
+    }
+
+    /// Connects a profile: through the service when the settings and the service allow it,
+    /// else in the app without root. The demo always runs in the app.
+    pub async fn connect(&self, name: &str) -> Result<(), AppError> {
+        let mode = if name == DEMO {
+            ConnectionMode::NoRoot
+        } else {
+            let info = if self.settings().mode == settings::ModePreference::NoRoot {
+                None
+            } else {
+                Some(self.service_info().await)
+            };
+            match info {
+                None => ConnectionMode::NoRoot,
+                Some(info) => match settings::choose_mode(self.settings().mode, &info) {
+                    Ok(m) => m,
+                    Err(e) => return self.failed(name, e.message).await,
+                },
+            }
+        };
+        match mode {
+            ConnectionMode::Service => self.connect_service(name).await,
+            ConnectionMode::NoRoot => self.connect_no_root(name).await,
         }
     }
 
-    /// Imports wg-quick text as a stored profile named `name`; a parse error comes back with
-    /// its line and column.
-    pub async fn import(&self, name: &str, text: &str) -> Result<ImportOutcome, AppError> {
-        let label = if name.is_empty() { "pasted.conf" } else { name };
-        let config = match gatehouse_profile::parse::parse(text, label) {
-            Ok(c) => c,
-            Err(e) => {
-                return Ok(ImportOutcome::Invalid(ImportProblem {
-                    line: u32::try_from(e.line).unwrap_or(u32::MAX),
-                    col: u32::try_from(e.col).unwrap_or(u32::MAX),
-                    message: e.kind.to_string(),
-                    source_line: e.source_line.clone(),
-                }))
-            }
-        };
-        let stem = label.strip_suffix(".conf").unwrap_or(label);
-        let profile = store()?
-            .import(&config, stem, NameChoice::Suggested, Some(label))
-            .map_err(|e| AppError::new(e.to_string()))?;
-        self.log("info", Some(&profile.info.name), "profile imported");
+    async fn failed(&self, name: &str, msg: String) -> Result<(), AppError> {
+        self.inner
+            .lock()
+            .await
+            .failed
+            .insert(name.to_owned(), msg.clone());
+        self.log("error", Some(name), format!("cannot connect: {msg}"));
         self.refresh().await;
-        Ok(ImportOutcome::Imported {
-            name: profile.info.name,
-        })
+        Err(AppError::new(msg))
     }
 
-    /// Deletes a stored profile (disconnecting it first).
-    pub async fn delete(&self, name: &str) -> Result<(), AppError> {
-        self.disconnect(name).await?;
-        store()?
-            .delete(name)
-            .map_err(|e| AppError::new(e.to_string()))?;
-        self.log("info", Some(name), "profile deleted");
+    async fn connect_service(&self, name: &str) -> Result<(), AppError> {
+        if self.inner.lock().await.service.contains_key(name) {
+            return Ok(());
+        }
+        let config = match store().and_then(|mut s| s.load(name, true).map_err(err)) {
+            Ok(p) => p.config,
+            Err(e) => return self.failed(name, e.message).await,
+        };
+        let kill_switch = self.settings().kill_switch;
+        let req = match gatehouse_session::convert::connect_request(name, &config, kill_switch) {
+            Ok(r) => r,
+            Err(e) => return self.failed(name, e.message).await,
+        };
+        self.inner.lock().await.failed.remove(name);
+        self.log(
+            "info",
+            Some(name),
+            format!(
+                "connecting through the Gatehouse service{}",
+                if kill_switch { " (kill switch on)" } else { "" }
+            ),
+        );
+        match self.session().connect(req).await {
+            Ok(interface) => {
+                self.log("info", Some(name), format!("interface {interface} is up"));
+                self.refresh().await;
+                Ok(())
+            }
+            Err(e) => self.failed(name, e.to_string()).await,
+        }
+    }
+
+    async fn connect_no_root(&self, name: &str) -> Result<(), AppError> {
+        let mut inner = self.inner.lock().await;
+        if inner.running.contains_key(name) {
+            return Ok(());
+        }
+        let (config, origin): (Config, Origin) = if name == DEMO {
+            match &inner.lab {
+                Some(lab) => (lab.profile().clone(), Origin::Demo),
+                None => return Err(AppError::new("the demo lab is not running")),
+            }
+        } else {
+            match store().and_then(|mut s| s.load(name, true).map_err(err)) {
+                Ok(p) => (p.config, Origin::Stored),
+                Err(e) => {
+                    drop(inner);
+                    return self.failed(name, e.message).await;
+                }
+            }
+        };
+        let options = NetstackOptions {
+            socks_addr: loopback_any(),
+            http_addr: loopback_any(),
+            ..NetstackOptions::default()
+        };
+        inner.failed.remove(name);
+        match Netstack::start(&config, options).await {
+            Ok(ns) => {
+                let ns = Arc::new(ns);
+                let mut machine = Machine::new(MachineConfig::default());
+                machine.handle(Input::Started, Instant::now());
+                inner.running.insert(
+                    name.to_owned(),
+                    Running {
+                        netstack: ns.clone(),
+                        origin,
+                        machine,
+                        handshake: None,
+                    },
+                );
+                drop(inner);
+                self.log("info", Some(name), "connecting (no-root mode)");
+                if origin == Origin::Demo {
+                    // A first packet starts the handshake: ask the lab's DNS for a host.
+                    let probe = Target::Name(map::DEMO_PROBE_HOST.to_owned(), 80);
+                    tokio::spawn(async move {
+                        if let Err(e) = ns.resolve(&probe).await {
+                            tracing::warn!("demo probe: {e}");
+                        }
+                    });
+                }
+                self.refresh().await;
+                Ok(())
+            }
+            Err(e) => {
+                drop(inner);
+                self.failed(name, e.to_string()).await
+            }
+        }
+    }
+
+    /// Disconnects a profile wherever it runs (no-op when it is not running).
+    pub async fn disconnect(&self, name: &str) -> Result<(), AppError> {
+        let (taken, in_service) = {
+            let mut inner = self.inner.lock().await;
+            inner.failed.remove(name);
+            (inner.running.remove(name), inner.service.contains_key(name))
+        };
+        if let Some(r) = taken {
+            if let Ok(ns) = Arc::try_unwrap(r.netstack) {
+                ns.shutdown().await;
+            }
+            self.log("info", Some(name), "disconnected");
+        } else if in_service {
+            if let Err(e) = self.session().disconnect(name).await {
+                self.log("error", Some(name), format!("cannot disconnect: {e}"));
+                self.refresh().await;
+                return Err(err(e));
+            }
+            self.log("info", Some(name), "disconnected (Gatehouse service)");
+        }
         self.refresh().await;
         Ok(())
+    }
+
+    /// Connects a disconnected profile, disconnects a running one.
+    pub async fn toggle(&self, name: &str) -> Result<(), AppError> {
+        let running = {
+            let inner = self.inner.lock().await;
+            inner.running.contains_key(name) || inner.service.contains_key(name)
+        };
+        if running {
+            self.disconnect(name).await
+        } else {
+            self.connect(name).await
+        }
+    }
+
+    /// Disconnects the app's own connections and stops the lab (before quitting). The
+    /// service's tunnels keep running: they outlive the app by design.
+    pub async fn shutdown(&self) {
+        let (running, lab) = {
+            let mut inner = self.inner.lock().await;
+            (std::mem::take(&mut inner.running), inner.lab.take())
+        };
+        for (_, r) in running {
+            if let Ok(ns) = Arc::try_unwrap(r.netstack) {
+                ns.shutdown().await;
+            }
+        }
+        if let Some(lab) = lab {
+            lab.stop();
+        }
     }
 
     /// Starts the demo lab (if not running) and connects to it.
@@ -235,125 +610,159 @@ impl Backend {
         self.connect(DEMO).await
     }
 
-    /// Connects a profile in no-root mode (a userspace network stack with local proxies).
-    pub async fn connect(&self, name: &str) -> Result<(), AppError> {
-        let mut inner = self.inner.lock().await;
-        if inner.running.contains_key(name) {
-            return Ok(());
-        }
-        let (config, origin): (Config, Origin) = if name == DEMO {
-            match &inner.lab {
-                Some(lab) => (lab.profile().clone(), Origin::Demo),
-                None => return Err(AppError::new("the demo lab is not running")),
-            }
-        } else {
-            let profile = store()?
-                .load(name, true)
-                .map_err(|e| AppError::new(e.to_string()))?;
-            (profile.config, Origin::Stored)
+    // ---- profiles ----------------------------------------------------------------------
+
+    /// Imports wg-quick text as a stored profile named `name`; a parse error comes back with
+    /// its line and column.
+    pub async fn import(&self, name: &str, text: &str) -> Result<ImportOutcome, AppError> {
+        let label = if name.is_empty() { "pasted.conf" } else { name };
+        let config = match gatehouse_profile::parse::parse(text, label) {
+            Ok(c) => c,
+            Err(e) => return Ok(problem(&e)),
         };
-        let options = NetstackOptions {
-            socks_addr: loopback_any(),
-            http_addr: loopback_any(),
-            ..NetstackOptions::default()
-        };
-        inner.failed.remove(name);
-        match Netstack::start(&config, options).await {
-            Ok(ns) => {
-                let ns = Arc::new(ns);
-                inner.running.insert(
-                    name.to_owned(),
-                    Running {
-                        netstack: ns.clone(),
-                        origin,
-                        started: Instant::now(),
-                    },
-                );
-                drop(inner);
-                self.log("info", Some(name), "connecting (no-root mode)");
-                if origin == Origin::Demo {
-                    // A first packet starts the handshake: ask the lab's DNS for a host.
-                    let probe = Target::Name(map::DEMO_PROBE_HOST.to_owned(), 80);
-                    tokio::spawn(async move {
-                        if let Err(e) = ns.resolve(&probe).await {
-                            tracing::warn!("demo probe: {e}");
-                        }
-                    });
-                }
-                self.refresh().await;
-                Ok(())
-            }
-            Err(e) => {
-                let msg = e.to_string();
-                inner.failed.insert(name.to_owned(), msg.clone());
-                drop(inner);
-                self.log("error", Some(name), format!("cannot connect: {msg}"));
-                self.refresh().await;
-                Err(AppError::new(msg))
-            }
-        }
+        let stem = label.strip_suffix(".conf").unwrap_or(label);
+        let profile = store()?
+            .import(&config, stem, NameChoice::Suggested, Some(label))
+            .map_err(err)?;
+        self.log("info", Some(&profile.info.name), "profile imported");
+        self.refresh().await;
+        Ok(ImportOutcome::Imported {
+            name: profile.info.name,
+        })
     }
 
-    /// Disconnects a profile (no-op when it is not running).
-    pub async fn disconnect(&self, name: &str) -> Result<(), AppError> {
-        let taken = {
-            let mut inner = self.inner.lock().await;
-            inner.failed.remove(name);
-            inner.running.remove(name)
-        };
-        if let Some(r) = taken {
-            if let Ok(ns) = Arc::try_unwrap(r.netstack) {
-                ns.shutdown().await;
+    /// Imports the profile in a QR-code picture (PNG or JPEG bytes).
+    pub async fn import_qr_image(
+        &self,
+        name: &str,
+        image: &[u8],
+    ) -> Result<ImportOutcome, AppError> {
+        let label = if name.is_empty() { "qr-code" } else { name };
+        let text = gatehouse_profile::qr::decode_image(image, label).map_err(err)?;
+        self.import(label, &text).await
+    }
+
+    /// The full wg-quick text of a profile, keys included (for the editor).
+    pub async fn profile_text(&self, name: &str) -> Result<String, AppError> {
+        Ok(gatehouse_profile::write::write(
+            &self.profile_config(name, true).await?,
+        ))
+    }
+
+    async fn profile_config(&self, name: &str, secrets: bool) -> Result<Config, AppError> {
+        if name == DEMO {
+            if let Some(lab) = &self.inner.lock().await.lab {
+                return Ok(lab.profile().clone());
             }
-            self.log("info", Some(name), "disconnected");
         }
+        Ok(store()?.load(name, secrets).map_err(err)?.config)
+    }
+
+    /// Replaces a stored profile's configuration with `text`. Invalid text comes back with its
+    /// line and column and changes nothing; a running connection keeps its old configuration
+    /// until reconnected.
+    pub async fn update_profile(&self, name: &str, text: &str) -> Result<ImportOutcome, AppError> {
+        let config = match gatehouse_profile::parse::parse(text, name) {
+            Ok(c) => c,
+            Err(e) => return Ok(problem(&e)),
+        };
+        let mut store = store()?;
+        let old = store.find(name).map_err(err)?;
+        // The new version first, under a name of its own: a failure leaves the old one whole.
+        let fresh = store
+            .import(
+                &config,
+                &format!("{name}-edited"),
+                NameChoice::Suggested,
+                Some(name),
+            )
+            .map_err(err)?;
+        if let Err(e) = store.delete(&old.info.id) {
+            let _ = store.delete(&fresh.info.id);
+            return Err(err(e));
+        }
+        store.rename(&fresh.info.id, name).map_err(err)?;
+        if old.info.hooks_enabled {
+            tracing::info!("{name}: hooks stay off after an edit until turned on again");
+        }
+        self.log("info", Some(name), "profile updated");
+        self.refresh().await;
+        Ok(ImportOutcome::Imported {
+            name: name.to_owned(),
+        })
+    }
+
+    /// Writes a profile's wg-quick text (keys included) to `path`, mode 0600, atomically.
+    pub async fn export_profile(&self, name: &str, path: &str) -> Result<String, AppError> {
+        let text = self.profile_text(name).await?;
+        let target = PathBuf::from(path);
+        if target.is_dir() {
+            return Err(AppError::new(format!("{path}: is a directory")));
+        }
+        gatehouse_profile::store::write_atomic(&target, text.as_bytes())
+            .map_err(|e| AppError::new(format!("{path}: cannot write: {e}")))?;
+        self.log("info", Some(name), format!("profile exported to {path}"));
+        Ok(target.display().to_string())
+    }
+
+    /// A profile's QR code (the wg-quick text, keys included) as an SVG document.
+    pub async fn profile_qr(&self, name: &str) -> Result<String, AppError> {
+        let text = self.profile_text(name).await?;
+        gatehouse_profile::qr::to_svg(&text).map_err(err)
+    }
+
+    /// Deletes a stored profile (disconnecting it first).
+    pub async fn delete(&self, name: &str) -> Result<(), AppError> {
+        self.disconnect(name).await?;
+        store()?.delete(name).map_err(err)?;
+        self.log("info", Some(name), "profile deleted");
         self.refresh().await;
         Ok(())
     }
 
-    /// Connects a disconnected profile, disconnects a running one.
-    pub async fn toggle(&self, name: &str) -> Result<(), AppError> {
-        let running = self.inner.lock().await.running.contains_key(name);
-        if running {
-            self.disconnect(name).await
-        } else {
-            self.connect(name).await
-        }
+    // ---- maps and services -------------------------------------------------------------
+
+    /// The VPC map of the demo network, verdicts from the demo profile.
+    pub async fn demo_map(&self) -> Result<MapView, AppError> {
+        let inner = self.inner.lock().await;
+        let connected = inner.running.contains_key(DEMO);
+        let profile = map::demo_profile(inner.lab.as_ref().map(|l| l.profile()));
+        drop(inner);
+        map::demo_map(&profile, connected)
     }
 
-    /// Disconnects everything and stops the lab (before quitting).
-    pub async fn shutdown(&self) {
-        let (running, lab) = {
-            let mut inner = self.inner.lock().await;
-            (std::mem::take(&mut inner.running), inner.lab.take())
+    /// The map of a Terraform state the user opened, seen from the active profile.
+    pub async fn map_from_file(&self, name: &str, text: &str) -> Result<MapView, AppError> {
+        let active = self.last_reported().into_iter().find(|v| {
+            matches!(
+                v.state,
+                StateKind::Connected | StateKind::Stale | StateKind::Connecting
+            )
+        });
+        let config = match &active {
+            Some(v) => match self.profile_config(&v.name, false).await {
+                Ok(c) => Some((v.name.clone(), c)),
+                Err(e) => {
+                    tracing::warn!("{}: {e}", v.name);
+                    None
+                }
+            },
+            None => None,
         };
-        for (_, r) in running {
-            if let Ok(ns) = Arc::try_unwrap(r.netstack) {
-                ns.shutdown().await;
-            }
-        }
-        if let Some(lab) = lab {
-            lab.stop();
-        }
-    }
-
-    /// The VPC map of the demo network, verdicts from the demo connection's point of view.
-    pub async fn demo_map(&self) -> Result<crate::dto::MapView, AppError> {
-        let connected = self.inner.lock().await.running.contains_key(DEMO);
-        map::demo_map(connected)
+        map::map_from_file(name, text, config.as_ref().map(|(n, c)| (n.as_str(), c)))
     }
 
     /// The demo's services, with the commands to reach them through the demo connection.
     pub async fn services(&self) -> Vec<ServiceView> {
         let inner = self.inner.lock().await;
+        let Some(lab) = &inner.lab else {
+            return Vec::new();
+        };
         let socks = inner
             .running
             .get(DEMO)
             .and_then(|r| r.netstack.socks_addr());
-        if inner.lab.is_none() {
-            return Vec::new();
-        }
-        map::demo_services(socks)
+        map::demo_services(lab.profile(), socks)
     }
 
     /// Opens a local forward to `ip:port` through the demo connection; for a web server, also
@@ -396,6 +805,38 @@ impl Backend {
     }
 }
 
+fn mode_words(m: settings::ModePreference) -> &'static str {
+    match m {
+        settings::ModePreference::Auto => "the Gatehouse service when it runs, else no-root",
+        settings::ModePreference::Service => "the Gatehouse service",
+        settings::ModePreference::NoRoot => "no-root (in the app)",
+    }
+}
+
+fn problem(e: &gatehouse_profile::parse::ParseError) -> ImportOutcome {
+    ImportOutcome::Invalid(ImportProblem {
+        line: u32::try_from(e.line).unwrap_or(u32::MAX),
+        col: u32::try_from(e.col).unwrap_or(u32::MAX),
+        message: e.kind.to_string(),
+        source_line: e.source_line.clone(),
+    })
+}
+
+/// Feeds a no-root connection's counters and handshakes to its state machine.
+fn step_machine(r: &mut Running, now: Instant) {
+    let stats = r.netstack.stats();
+    let freshest = stats.peers.iter().filter_map(|p| p.last_handshake).max();
+    if freshest.is_some() && freshest > r.handshake {
+        r.handshake = freshest;
+        r.machine.handle(Input::Handshake, now);
+    }
+    let sent: u64 = stats.peers.iter().map(|p| p.tx_packets).sum();
+    let received: u64 = stats.peers.iter().map(|p| p.rx_bytes).sum();
+    r.machine.handle(Input::Sent(sent), now);
+    r.machine.handle(Input::Received(received), now);
+    r.machine.poll(now);
+}
+
 /// `GET /` through a local forward; the first 4 KiB of the answer's body.
 async fn http_preview(local: SocketAddr, host: &str) -> std::io::Result<String> {
     let fetch = async {
@@ -421,6 +862,7 @@ fn view(inner: &Inner, name: String, origin: Origin) -> ConnectionView {
         name,
         origin,
         state: StateKind::Disconnected,
+        mode: None,
         detail: None,
         peers: Vec::new(),
         rx_bytes: 0.0,
@@ -432,17 +874,29 @@ fn view(inner: &Inner, name: String, origin: Origin) -> ConnectionView {
         v.state = StateKind::Error;
         v.detail = Some(msg.clone());
     }
+    if let Some(t) = inner.service.get(&v.name) {
+        (v.state, v.detail) = state_of(&t.state);
+        v.mode = Some(ConnectionMode::Service);
+        for p in &t.peers {
+            v.rx_bytes += p.rx_bytes as f64;
+            v.tx_bytes += p.tx_bytes as f64;
+            v.peers.push(PeerView {
+                public_key: p.public_key.clone(),
+                endpoint: p.endpoint.clone(),
+                handshake_age_secs: p.latest_handshake_secs.map(|s| s as f64),
+                rx_bytes: p.rx_bytes as f64,
+                tx_bytes: p.tx_bytes as f64,
+            });
+        }
+        return v;
+    }
     let Some(r) = inner.running.get(&v.name) else {
         return v;
     };
     let stats = r.netstack.stats();
     let now = Instant::now();
-    let mut freshest: Option<Duration> = None;
     for p in &stats.peers {
         let age = p.last_handshake.map(|t| now.saturating_duration_since(t));
-        if let Some(a) = age {
-            freshest = Some(freshest.map_or(a, |f| f.min(a)));
-        }
         v.rx_bytes += p.rx_bytes as f64;
         v.tx_bytes += p.tx_bytes as f64;
         v.peers.push(PeerView {
@@ -453,9 +907,8 @@ fn view(inner: &Inner, name: String, origin: Origin) -> ConnectionView {
             tx_bytes: p.tx_bytes as f64,
         });
     }
-    let (state, detail) = derive_state(now.saturating_duration_since(r.started), freshest);
-    v.state = state;
-    v.detail = detail;
+    (v.state, v.detail) = state_of(r.machine.state());
+    v.mode = Some(ConnectionMode::NoRoot);
     v.socks_proxy = r.netstack.socks_addr().map(|a| a.to_string());
     v.http_proxy = r.netstack.http_addr().map(|a| a.to_string());
     v
@@ -464,16 +917,73 @@ fn view(inner: &Inner, name: String, origin: Origin) -> ConnectionView {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use gatehouse_ipc::StaleReason;
+
+    fn conn(name: &str, state: StateKind) -> ConnectionView {
+        ConnectionView {
+            name: name.into(),
+            origin: Origin::Stored,
+            state,
+            mode: None,
+            detail: Some("handshake timed out".into()),
+            peers: Vec::new(),
+            rx_bytes: 0.0,
+            tx_bytes: 0.0,
+            socks_proxy: None,
+            http_proxy: None,
+        }
+    }
 
     #[test]
-    fn state_follows_the_handshake_age() {
-        let s =
-            |e, h: Option<u64>| derive_state(Duration::from_secs(e), h.map(Duration::from_secs)).0;
-        assert_eq!(s(1, None), StateKind::Connecting);
-        assert_eq!(s(60, None), StateKind::Stale);
-        assert_eq!(s(60, Some(5)), StateKind::Connected);
-        assert_eq!(s(600, Some(181)), StateKind::Stale);
-        let (_, why) = derive_state(Duration::from_secs(20), None);
-        assert!(why.is_some_and(|w| w.contains("20 s")));
+    fn session_states_in_the_cards_words() {
+        assert_eq!(
+            state_of(&ConnectionState::Connected).0,
+            StateKind::Connected
+        );
+        let (s, why) = state_of(&ConnectionState::Stale {
+            reason: StaleReason::NetworkChanged,
+        });
+        assert_eq!(s, StateKind::Stale);
+        assert_eq!(why.as_deref(), Some("the network changed"));
+        let (s, why) = state_of(&ConnectionState::Error {
+            message: "tun gone".into(),
+        });
+        assert_eq!((s, why.as_deref()), (StateKind::Error, Some("tun gone")));
+    }
+
+    #[test]
+    fn notifications_on_connect_disconnect_and_failure_only() {
+        use StateKind::*;
+        let none: Vec<(String, String)> = Vec::new();
+        let a = |p: &[(&str, StateKind)], n: &[(&str, StateKind)]| {
+            let p: Vec<_> = p.iter().map(|(n, s)| conn(n, *s)).collect();
+            let n: Vec<_> = n.iter().map(|(n, s)| conn(n, *s)).collect();
+            alerts(&p, &n)
+        };
+        assert_eq!(a(&[("home", Disconnected)], &[("home", Connecting)]), none);
+        assert_eq!(
+            a(&[("home", Connecting)], &[("home", Connected)]),
+            vec![("Connected".to_owned(), "home is connected.".to_owned())]
+        );
+        // Stale → Connected again is not news; Connected → Stale neither.
+        assert_eq!(a(&[("home", Stale)], &[("home", Connected)]), none);
+        assert_eq!(a(&[("home", Connected)], &[("home", Stale)]), none);
+        assert_eq!(
+            a(&[("home", Connected)], &[("home", Disconnected)]),
+            vec![(
+                "Disconnected".to_owned(),
+                "home is disconnected.".to_owned()
+            )]
+        );
+        assert_eq!(
+            a(&[("home", Connecting)], &[("home", Error)]),
+            vec![(
+                "Connection failed".to_owned(),
+                "home: handshake timed out".to_owned()
+            )]
+        );
+        // A profile seen for the first time counts as coming from Disconnected.
+        assert_eq!(a(&[], &[("work", Connected)]).len(), 1);
+        assert_eq!(a(&[], &[("work", Disconnected)]), none);
     }
 }

@@ -10,6 +10,7 @@ use crate::dto::{
     AppError, ConnectionView, ImportOutcome, LogLine, MapView, OpenedService, ServiceView,
     TrayStatus,
 };
+use crate::settings::{ServiceInfo, Settings};
 
 type B<'a> = State<'a, Arc<Backend>>;
 
@@ -43,6 +44,81 @@ pub async fn import_profile(
     text: String,
 ) -> Result<ImportOutcome, AppError> {
     b.import(&name, &text).await
+}
+
+/// A profile's full wg-quick text, keys included (for the editor).
+#[tauri::command]
+#[specta::specta]
+pub async fn profile_text(b: B<'_>, name: String) -> Result<String, AppError> {
+    b.profile_text(&name).await
+}
+
+/// Replaces a profile's text after validating it; invalid text changes nothing.
+#[tauri::command]
+#[specta::specta]
+pub async fn update_profile(
+    b: B<'_>,
+    name: String,
+    text: String,
+) -> Result<ImportOutcome, AppError> {
+    b.update_profile(&name, &text).await
+}
+
+/// Writes a profile (keys included) to `path`, mode 0600; returns the path written.
+#[tauri::command]
+#[specta::specta]
+pub async fn export_profile(b: B<'_>, name: String, path: String) -> Result<String, AppError> {
+    b.export_profile(&name, &path).await
+}
+
+/// A profile's QR code as an SVG document.
+#[tauri::command]
+#[specta::specta]
+pub async fn profile_qr(b: B<'_>, name: String) -> Result<String, AppError> {
+    b.profile_qr(&name).await
+}
+
+/// Imports the profile in a QR-code picture (PNG or JPEG bytes).
+#[tauri::command]
+#[specta::specta]
+pub async fn import_qr_image(
+    b: B<'_>,
+    name: String,
+    image: Vec<u8>,
+) -> Result<ImportOutcome, AppError> {
+    b.import_qr_image(&name, &image).await
+}
+
+/// The settings.
+#[tauri::command]
+#[specta::specta]
+pub async fn get_settings(b: B<'_>) -> Result<Settings, AppError> {
+    Ok(b.settings())
+}
+
+/// Saves the settings (and turns start at login on or off).
+#[tauri::command]
+#[specta::specta]
+pub async fn set_settings(
+    app: AppHandle,
+    b: B<'_>,
+    settings: Settings,
+) -> Result<Settings, AppError> {
+    b.set_settings(settings, |on| crate::settings::apply_autostart(&app, on))
+}
+
+/// Whether the Gatehouse service answers.
+#[tauri::command]
+#[specta::specta]
+pub async fn service_info(b: B<'_>) -> Result<ServiceInfo, AppError> {
+    Ok(b.service_info().await)
+}
+
+/// The map of a Terraform state (v4 or `terraform show -json`) seen from the active profile.
+#[tauri::command]
+#[specta::specta]
+pub async fn map_from_file(b: B<'_>, name: String, text: String) -> Result<MapView, AppError> {
+    b.map_from_file(&name, &text).await
 }
 
 /// Deletes a stored profile.

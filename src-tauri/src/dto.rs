@@ -30,6 +30,16 @@ pub enum Origin {
     Demo,
 }
 
+/// Where a running connection runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Type)]
+#[serde(rename_all = "snake_case")]
+pub enum ConnectionMode {
+    /// In the Gatehouse service (a TUN interface, routes, DNS).
+    Service,
+    /// In the app without root (SOCKS5 / HTTP proxy and forwards on 127.0.0.1).
+    NoRoot,
+}
+
 /// One peer of a running connection.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Type)]
 pub struct PeerView {
@@ -54,6 +64,8 @@ pub struct ConnectionView {
     pub origin: Origin,
     /// The state.
     pub state: StateKind,
+    /// Where it runs (`None` when not running).
+    pub mode: Option<ConnectionMode>,
     /// Why, for `stale` and `error`.
     pub detail: Option<String>,
     /// The peers (empty when not running).
@@ -108,12 +120,12 @@ pub enum Verdict {
     Unknown,
 }
 
-/// A box of the map (region, VPC or subnet), at a position Rust computed.
+/// A box of the map (region, VPC, subnet or gateway), at a position Rust computed.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Type)]
 pub struct MapBox {
     /// Stable id.
     pub id: String,
-    /// `vpc` or `subnet`.
+    /// `region`, `vpc`, `subnet` or `gateway`.
     pub kind: String,
     /// Shown name.
     pub label: String,
@@ -146,6 +158,8 @@ pub struct MapHost {
     pub verdict: Verdict,
     /// The verdict in one sentence.
     pub sentence: String,
+    /// The explanation codes behind the verdict (`tunnel-peer`, `sg-allow`, …).
+    pub codes: Vec<String>,
     /// Left edge.
     pub x: f64,
     /// Top edge.

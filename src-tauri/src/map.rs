@@ -1,326 +1,448 @@
-//! The VPC map and the services of the demo network.
-//!
-//! Topology: `gatehouse_vpc` (the demo's Terraform state through its importer, or a synthetic
-//! state for measurements). Verdicts: the demo lab's own security-group check
-//! (`gatehouse_lab::rules::check`) from the demo client's address.
-//!
-//! The nested layout below (VPC → subnet → host grid) is an interim stand-in for
-//! `gatehouse_vpc::layout`, which is not published yet: it is deterministic, linear in the
-//! number of hosts, and returns absolute positions so the UI only draws.
+//! The VPC map and the demo's services, computed by `gatehouse_vpc`: a topology (Terraform
+//! state through its importer, the demo lab's state, or a synthetic one), its layout
+//! (`gatehouse_vpc::layout`) and the reachability of every host from the active profile
+//! (`gatehouse_vpc::reach`). This module only turns them into what the UI draws.
 
-use std::collections::BTreeMap;
-use std::net::{IpAddr, SocketAddr};
+use std::collections::{BTreeMap, HashMap};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
 use gatehouse_lab::plan::{self, Proto, ServiceKind};
-use gatehouse_lab::rules::{self, Verdict as LabVerdict};
+use gatehouse_profile::Config;
+use gatehouse_vpc::layout::{layout, NodeKind};
+use gatehouse_vpc::model::{Host, Protocol, Provider, Subnet, Vpc};
+use gatehouse_vpc::reach::{Analyzer, Code, Status, Tunnel, TunnelPeer, VpnHint};
 use gatehouse_vpc::Topology;
+use ipnet::{IpNet, Ipv4Net};
 
 use crate::dto::{AppError, MapBox, MapHost, MapView, ServiceView, Verdict};
 
 /// A demo host whose name the first connection resolves (starting the handshake).
 pub const DEMO_PROBE_HOST: &str = "web-1.internal";
 
-const HOST_W: f64 = 132.0;
-const HOST_H: f64 = 40.0;
-const GAP: f64 = 8.0;
-const HEADER: f64 = 26.0;
-const MAX_ROW: f64 = 1800.0;
-
-/// A host before layout.
-struct Item {
-    id: String,
-    name: String,
-    ips: Vec<String>,
-    groups: Vec<String>,
-    services: Vec<String>,
-    verdict: Verdict,
-    sentence: String,
+/// The reachability input of a profile: its addresses and its peers' AllowedIPs.
+pub fn tunnel_of(config: &Config, label: &str) -> Tunnel {
+    let many = config.peers.len() > 1;
+    Tunnel {
+        addresses: config.interface.addresses.clone(),
+        peers: config
+            .peers
+            .iter()
+            .enumerate()
+            .map(|(i, p)| TunnelPeer {
+                name: if many {
+                    format!("{label}#{}", i + 1)
+                } else {
+                    label.to_owned()
+                },
+                endpoint: p.endpoint.as_ref().and_then(|e| match &e.host {
+                    gatehouse_profile::Host::Ip(ip) => Some(*ip),
+                    gatehouse_profile::Host::Name(_) => None,
+                }),
+                allowed_ips: p.allowed_ips.clone(),
+            })
+            .collect(),
+        local_routes: Vec::new(),
+    }
 }
 
-/// A subnet before layout.
-struct Group {
-    id: String,
-    label: String,
-    cidr: Option<String>,
-    hosts: Vec<Item>,
+/// The overall verdict of one target from the verdicts of `ports` (none: the ports its rules
+/// name): reachable when one port is, else the first port's verdict.
+fn host_verdict(
+    analyzer: &Analyzer<'_>,
+    target: &Host,
+    ports: Option<Vec<(Protocol, u16)>>,
+) -> (Verdict, String, Vec<String>) {
+    let ports = ports
+        .filter(|p| !p.is_empty())
+        .unwrap_or_else(|| analyzer.candidate_ports(target));
+    let verdicts: Vec<_> = ports
+        .into_iter()
+        .map(|(proto, port)| analyzer.check(target, proto, port))
+        .collect();
+    let chosen = verdicts
+        .iter()
+        .find(|v| v.status == Status::Reachable)
+        .or_else(|| verdicts.first());
+    match chosen {
+        Some(v) => (
+            verdict_of(v),
+            v.sentence.clone(),
+            v.codes().iter().map(|c| c.as_str().to_owned()).collect(),
+        ),
+        None => (
+            Verdict::Unknown,
+            format!("{}: nothing to check.", target.name),
+            Vec::new(),
+        ),
+    }
 }
 
-/// A VPC (or the home LAN) before layout.
-struct Outer {
-    id: String,
-    label: String,
-    cidr: Option<String>,
-    groups: Vec<Group>,
+/// What a target serves: (protocol, port, label) each.
+pub type Services<'a> = &'a dyn Fn(&Host) -> Option<Vec<(Protocol, u16, String)>>;
+
+fn verdict_of(v: &gatehouse_vpc::reach::Verdict) -> Verdict {
+    match v.status {
+        Status::Reachable => Verdict::Reachable,
+        Status::Blocked if v.has(Code::TunnelNoPeer) || v.has(Code::TunnelShadowed) => {
+            Verdict::NotRouted
+        }
+        Status::Blocked => Verdict::Blocked,
+        Status::Unknown => Verdict::Unknown,
+    }
 }
 
-/// Lays out outers left to right (wrapping), their subnets left to right (wrapping), hosts
-/// in a near-square grid inside each subnet.
-fn layout(source: String, outers: Vec<Outer>) -> MapView {
+fn candidate_labels(analyzer: &Analyzer<'_>, target: &Host) -> Vec<String> {
+    analyzer
+        .candidate_ports(target)
+        .into_iter()
+        .map(|(proto, port)| {
+            let p = match &proto {
+                Protocol::Tcp => "tcp",
+                Protocol::Udp => "udp",
+                Protocol::Icmp => "icmp",
+                Protocol::All => "all",
+                Protocol::Other(o) => o.as_str(),
+            };
+            format!("{p}/{port}")
+        })
+        .collect()
+}
+
+/// A network drawn beside the VPCs but analysed on its own (the demo's home LAN, reached
+/// through the gateway's NAT, not through a VPC's routes): its topology and VPN host.
+pub struct Lan<'a> {
+    /// Its networks and hosts.
+    pub topo: &'a Topology,
+    /// Its VPN host and whether it NATs.
+    pub hint: VpnHint,
+}
+
+/// The map of `topo` (and `lan` beside it): its layout, each host and load balancer with its
+/// verdict from `tunnel` (none: no profile is active). `services` names a target's services
+/// (default: the ports its rules name); `note` is appended to every sentence.
+pub fn map_view(
+    source: String,
+    topo: &Topology,
+    lan: Option<&Lan<'_>>,
+    tunnel: Option<&Tunnel>,
+    services: Services<'_>,
+    note: Option<&str>,
+) -> MapView {
+    let hint = VpnHint::default();
+    let main = Analyzer::new(topo, tunnel, &hint, &[]);
+    let lan_analyzer = lan.map(|l| Analyzer::new(l.topo, tunnel, &l.hint, &[]));
+    let mut targets: HashMap<String, (Host, &Analyzer<'_>)> = main
+        .targets()
+        .into_iter()
+        .map(|t| (t.id.clone(), (t, &main)))
+        .collect();
+    let mut drawn = std::borrow::Cow::Borrowed(topo);
+    if let (Some(l), Some(a)) = (lan, lan_analyzer.as_ref()) {
+        targets.extend(a.targets().into_iter().map(|t| (t.id.clone(), (t, a))));
+        let d = drawn.to_mut();
+        d.vpcs.extend(l.topo.vpcs.iter().cloned());
+        d.subnets.extend(l.topo.subnets.iter().cloned());
+        d.hosts.extend(l.topo.hosts.iter().cloned());
+    }
+    let topo: &Topology = &drawn;
+    let laid = layout(topo);
     let mut boxes = Vec::new();
     let mut hosts = Vec::new();
-    let (mut ox, mut oy, mut row_h, mut width) = (GAP, GAP, 0.0f64, 0.0f64);
-    for outer in outers {
-        // Subnet sizes first.
-        let sizes: Vec<(f64, f64, usize)> = outer
-            .groups
-            .iter()
-            .map(|g| {
-                let n = g.hosts.len().max(1);
-                let cols = ((n as f64).sqrt() * 1.6).ceil().max(1.0) as usize;
-                let cols = cols.min(n);
-                let rows = n.div_ceil(cols);
-                let w = cols as f64 * (HOST_W + GAP) + GAP;
-                let h = HEADER + rows as f64 * (HOST_H + GAP) + GAP;
-                (w, h, cols)
-            })
-            .collect();
-        // Subnets inside the outer box.
-        let (mut sx, mut sy, mut srow, mut inner_w) = (GAP, HEADER, 0.0f64, 0.0f64);
-        let mut placed = Vec::new();
-        for (w, h, cols) in &sizes {
-            if sx > GAP && sx + w > MAX_ROW {
-                sx = GAP;
-                sy += srow + GAP;
-                srow = 0.0;
-            }
-            placed.push((sx, sy, *w, *h, *cols));
-            sx += w + GAP;
-            srow = srow.max(*h);
-            inner_w = inner_w.max(sx);
-        }
-        let outer_w = inner_w.max(200.0);
-        let outer_h = sy + srow + GAP;
-        if ox > GAP && ox + outer_w > MAX_ROW {
-            ox = GAP;
-            oy += row_h + GAP;
-            row_h = 0.0;
-        }
-        boxes.push(MapBox {
-            id: outer.id,
-            kind: "vpc".into(),
-            label: outer.label,
-            cidr: outer.cidr,
-            x: ox,
-            y: oy,
-            w: outer_w,
-            h: outer_h,
-        });
-        for (g, (sx, sy, w, h, cols)) in outer.groups.into_iter().zip(placed) {
-            let (bx, by) = (ox + sx, oy + sy);
-            boxes.push(MapBox {
-                id: g.id,
-                kind: "subnet".into(),
-                label: g.label,
-                cidr: g.cidr,
-                x: bx,
-                y: by,
-                w,
-                h,
-            });
-            for (i, it) in g.hosts.into_iter().enumerate() {
-                let (c, r) = (i % cols, i / cols);
+    let cidr_of_vpc: HashMap<&str, String> = topo
+        .vpcs
+        .iter()
+        .filter_map(|v| v.cidrs.first().map(|c| (v.id.as_str(), c.to_string())))
+        .collect();
+    let cidr_of_subnet: HashMap<&str, String> = topo
+        .subnets
+        .iter()
+        .filter_map(|s| s.cidr.map(|c| (s.id.as_str(), c.to_string())))
+        .collect();
+    for n in laid.nodes {
+        let kind = match n.kind {
+            NodeKind::Region => "region",
+            NodeKind::Vpc => "vpc",
+            NodeKind::Subnet => "subnet",
+            NodeKind::Gateway => "gateway",
+            NodeKind::Host | NodeKind::LoadBalancer => {
+                let Some((t, analyzer)) = targets.get(&n.id) else {
+                    // A load balancer without an address: drawn, not checked.
+                    boxes.push(MapBox {
+                        id: n.id,
+                        kind: "load_balancer".into(),
+                        label: n.label,
+                        cidr: None,
+                        x: n.x,
+                        y: n.y,
+                        w: n.w,
+                        h: n.h,
+                    });
+                    continue;
+                };
+                let served = services(t);
+                let ports = served
+                    .as_ref()
+                    .map(|s| s.iter().map(|(p, n, _)| (p.clone(), *n)).collect());
+                let (verdict, mut sentence, codes) = host_verdict(analyzer, t, ports);
+                if let Some(note) = note {
+                    sentence.push(' ');
+                    sentence.push_str(note);
+                }
                 hosts.push(MapHost {
-                    id: it.id,
-                    name: it.name,
-                    ips: it.ips,
-                    groups: it.groups,
-                    services: it.services,
-                    verdict: it.verdict,
-                    sentence: it.sentence,
-                    x: bx + GAP + c as f64 * (HOST_W + GAP),
-                    y: by + HEADER + r as f64 * (HOST_H + GAP),
-                    w: HOST_W,
-                    h: HOST_H,
+                    id: n.id,
+                    name: t.name.clone(),
+                    ips: t.private_ips.iter().map(|i| i.to_string()).collect(),
+                    groups: t.security_groups.clone(),
+                    services: match served {
+                        Some(s) => s.into_iter().map(|(_, _, label)| label).collect(),
+                        None => candidate_labels(analyzer, t),
+                    },
+                    verdict,
+                    sentence,
+                    codes,
+                    x: n.x,
+                    y: n.y,
+                    w: n.w,
+                    h: n.h,
                 });
+                continue;
             }
-        }
-        ox += outer_w + GAP;
-        row_h = row_h.max(outer_h);
-        width = width.max(ox);
+        };
+        let cidr = match n.kind {
+            NodeKind::Vpc => cidr_of_vpc.get(n.id.as_str()).cloned(),
+            NodeKind::Subnet => cidr_of_subnet.get(n.id.as_str()).cloned(),
+            _ => None,
+        };
+        boxes.push(MapBox {
+            id: n.id,
+            kind: kind.into(),
+            label: n.label,
+            cidr,
+            x: n.x,
+            y: n.y,
+            w: n.w,
+            h: n.h,
+        });
     }
     MapView {
         source,
-        width,
-        height: oy + row_h + GAP,
+        width: laid.width,
+        height: laid.height,
         boxes,
         hosts,
     }
 }
 
+/// The map of a Terraform state (v4 file or `terraform show -json`) the user opened, seen from
+/// `active` (the active profile and its name) when there is one. Errors name `name:line:col`.
+pub fn map_from_file(
+    name: &str,
+    text: &str,
+    active: Option<(&str, &Config)>,
+) -> Result<MapView, AppError> {
+    let label = if name.is_empty() {
+        "topology.tfstate"
+    } else {
+        name
+    };
+    let (topo, report) = gatehouse_vpc::tfstate::import_str(text, label)
+        .map_err(|e| AppError::new(e.to_string()))?;
+    if !report.skipped.is_empty() {
+        tracing::info!("{label}: {} resources skipped", report.skipped.len());
+    }
+    let tunnel = active.map(|(n, c)| tunnel_of(c, n));
+    let source = match active {
+        Some((n, _)) => format!("{label} (seen from {n})"),
+        None => label.to_owned(),
+    };
+    Ok(map_view(
+        source,
+        &topo,
+        None,
+        tunnel.as_ref(),
+        &|_| None,
+        None,
+    ))
+}
+
+/// A lab service kind's name (`http`, `postgres`, …): read from its `Debug` name so that kinds
+/// the lab adds later get a name without a change here.
+fn kind_name(kind: ServiceKind) -> String {
+    format!("{kind:?}").to_ascii_lowercase()
+}
+
 fn service_label(s: &plan::Service) -> String {
-    let kind = match s.kind {
-        ServiceKind::Http => "http",
-        ServiceKind::Smb => "smb",
-        ServiceKind::LoadBalancer => "http (load balancer)",
-        ServiceKind::Redis => "redis",
-        ServiceKind::Postgres => "postgres",
-        ServiceKind::Dns => "dns",
-        ServiceKind::WireGuard => "wireguard",
+    let kind = match kind_name(s.kind).as_str() {
+        "loadbalancer" => "http (load balancer)".to_owned(),
+        "tls" => "https".to_owned(),
+        other => other.to_owned(),
     };
     format!("{}/{} {kind}", s.proto.as_str(), s.port)
 }
 
-/// The verdict for the demo client reaching `host`'s first service, and its sentence.
-fn demo_verdict(host: &plan::Host, connected: bool) -> (Verdict, String) {
-    let Some(svc) = host
-        .services
-        .iter()
-        .find(|s| s.kind != ServiceKind::WireGuard)
-    else {
-        return (
-            Verdict::Unknown,
-            format!("{} offers nothing to VPN clients.", host.name),
-        );
+/// The kind shown in the Services view and the command to copy, for a TCP service of the
+/// demo; `None` for what is not a user-facing service (DNS, WireGuard).
+fn service_command(
+    kind: ServiceKind,
+    fqdn: &str,
+    port: u16,
+    socks: Option<SocketAddr>,
+) -> Option<(String, String)> {
+    let proxy = socks
+        .map(|a| format!("--proxy socks5h://{a} "))
+        .unwrap_or_default();
+    let (k, command) = match kind_name(kind).as_str() {
+        "http" | "loadbalancer" => ("http", format!("curl {proxy}http://{fqdn}:{port}/")),
+        "tls" => ("https", format!("curl -k {proxy}https://{fqdn}:{port}/")),
+        "postgres" => (
+            "postgres",
+            format!("psql \"host={fqdn} port={port} user=postgres\""),
+        ),
+        "redis" => ("redis", format!("redis-cli -h {fqdn} -p {port}")),
+        "smb" => ("smb", format!("smbclient -L //{fqdn} -p {port}")),
+        "ssh" => ("ssh", format!("ssh -p {port} {fqdn}")),
+        "mysql" => ("mysql", format!("mysql -h {fqdn} -P {port}")),
+        "dns" | "wireguard" => return None,
+        other => return Some((other.to_owned(), format!("nc {fqdn} {port}"))),
     };
-    let what = format!("{}/{}", svc.proto.as_str(), svc.port);
-    let (verdict, mut sentence) = match rules::check(plan::CLIENT_IP, host.ip, Some(svc.proto), Some(svc.port)) {
-        LabVerdict::Admit if host.security_groups.is_empty() => (
-            Verdict::Reachable,
-            format!(
-                "Reachable: {} ({}) is on the home LAN, routed by the tunnel; nothing filters {what}.",
-                host.name, host.ip
-            ),
-        ),
-        LabVerdict::Admit => (
-            Verdict::Reachable,
-            format!(
-                "Reachable: {} ({}) admits {what} from the VPN pool through {}.",
-                host.name,
-                host.ip,
-                host.security_groups.join(", ")
-            ),
-        ),
-        LabVerdict::Blocked { group } => (
-            Verdict::Blocked,
-            format!(
-                "Blocked: security group {group} of {} admits {what} only from other groups, not from the VPN ({}).",
-                host.name,
-                plan::CLIENT_IP
-            ),
-        ),
-        LabVerdict::NoSuchHost => (
-            Verdict::NotRouted,
-            format!("Not routed: no host at {} behind the tunnel.", host.ip),
-        ),
-    };
-    if !connected {
-        sentence.push_str(" (Connect the demo to use it.)");
-    }
-    (verdict, sentence)
+    Some((k.to_owned(), command))
 }
 
-fn demo_item(h: &plan::Host, id: String, connected: bool) -> Item {
-    let (verdict, sentence) = demo_verdict(h, connected);
-    Item {
-        id,
-        name: h.name.to_owned(),
-        ips: vec![h.ip.to_string()],
-        groups: h.security_groups.iter().map(|g| (*g).to_owned()).collect(),
-        services: h.services.iter().map(service_label).collect(),
-        verdict,
-        sentence,
-    }
-}
-
-/// The demo network's map: the VPC from the lab's Terraform state, the home LAN from the lab's
-/// plan.
-pub fn demo_map(connected: bool) -> Result<MapView, AppError> {
+/// The demo lab's VPC: its Terraform state.
+pub fn demo_topology() -> Result<Topology, AppError> {
     let (topo, _) =
         gatehouse_vpc::tfstate::import_str(gatehouse_lab::TOPOLOGY_TFSTATE, "demo.tfstate")
             .map_err(|e| AppError::new(format!("demo topology: {e}")))?;
-    let mut outers = vpc_outers(&topo, |host| {
-        let ip = match host.primary_ip() {
-            Some(IpAddr::V4(ip)) => ip,
-            _ => return None,
-        };
-        plan::host_by_ip(ip).map(|p| demo_item(p, host.id.clone(), connected))
-    });
-    let home: Vec<Item> = plan::HOSTS
-        .iter()
-        .filter(|h| h.site == plan::Site::Home)
-        .map(|h| demo_item(h, format!("home-{}", h.name), connected))
-        .collect();
-    outers.push(Outer {
-        id: "home".into(),
-        label: "Home LAN".into(),
-        cidr: Some(format!("{}/{}", plan::HOME_CIDR.0, plan::HOME_CIDR.1)),
-        groups: vec![Group {
-            id: "home-lan".into(),
-            label: "lan".into(),
-            cidr: Some(format!("{}/{}", plan::HOME_CIDR.0, plan::HOME_CIDR.1)),
-            hosts: home,
-        }],
-    });
-    Ok(layout("demo".into(), outers))
+    Ok(topo)
 }
 
-/// A map of a synthetic Terraform state with `instances` hosts (for measurements).
+/// The demo's home LAN as a network of its own: a flat LAN whose router NATs what comes from
+/// the lab's gateway.
+pub fn demo_home() -> Result<Topology, AppError> {
+    let mut topo = Topology::default();
+    let home = IpNet::V4(
+        Ipv4Net::new(plan::HOME_CIDR.0, plan::HOME_CIDR.1)
+            .map_err(|e| AppError::new(format!("demo home LAN: {e}")))?,
+    );
+    topo.vpcs.push(Vpc {
+        id: "home".into(),
+        name: "Home LAN".into(),
+        provider: Provider::Other,
+        region: None,
+        cidrs: vec![home],
+        main_route_table: None,
+        tags: BTreeMap::new(),
+        placeholder: false,
+    });
+    topo.subnets.push(Subnet {
+        id: "home-lan".into(),
+        name: "lan".into(),
+        vpc: Some("home".into()),
+        cidr: Some(home),
+        zone: None,
+        region: None,
+        public: None,
+        tags: BTreeMap::new(),
+    });
+    for h in plan::HOSTS.iter().filter(|h| h.site == plan::Site::Home) {
+        let mut tags = BTreeMap::new();
+        tags.insert("Name".to_owned(), h.name.to_owned());
+        topo.hosts.push(Host {
+            id: format!("home-{}", h.name),
+            name: h.name.to_owned(),
+            provider: Provider::Other,
+            vpc: Some("home".into()),
+            subnet: Some("home-lan".into()),
+            zone: None,
+            private_ips: vec![IpAddr::V4(h.ip)],
+            public_ip: None,
+            tags,
+            labels: Vec::new(),
+            security_groups: Vec::new(),
+            state: None,
+            source_dest_check: None,
+            interfaces: Vec::new(),
+        });
+    }
+    Ok(topo)
+}
+
+fn home_hint() -> VpnHint {
+    VpnHint {
+        host: Some("home-router".into()),
+        nat: Some(true),
+    }
+}
+
+/// The demo client's profile: the running lab's when there is one, else one of the same
+/// shape (the verdicts depend only on its addresses and AllowedIPs).
+pub fn demo_profile(running: Option<&Config>) -> Config {
+    match running {
+        Some(c) => c.clone(),
+        None => gatehouse_lab::client_profile(
+            gatehouse_profile::Secret::generate(),
+            gatehouse_profile::Secret::generate().public_key(),
+            SocketAddr::from((Ipv4Addr::LOCALHOST, 51820)),
+        ),
+    }
+}
+
+fn demo_services_of(h: &Host) -> Option<Vec<(Protocol, u16, String)>> {
+    let ip = match h.primary_ip() {
+        Some(IpAddr::V4(ip)) => ip,
+        _ => return None,
+    };
+    let host = plan::host_by_ip(ip)?;
+    Some(
+        host.services
+            .iter()
+            .filter(|s| kind_name(s.kind) != "wireguard")
+            .map(|s| {
+                let proto = match s.proto {
+                    Proto::Tcp => Protocol::Tcp,
+                    Proto::Udp => Protocol::Udp,
+                };
+                (proto, s.port, service_label(s))
+            })
+            .collect(),
+    )
+}
+
+/// The demo network's map, seen from the demo profile (`connected`: whether it runs).
+pub fn demo_map(profile: &Config, connected: bool) -> Result<MapView, AppError> {
+    let topo = demo_topology()?;
+    let home = demo_home()?;
+    let lan = Lan {
+        topo: &home,
+        hint: home_hint(),
+    };
+    let tunnel = tunnel_of(profile, crate::backend::DEMO);
+    let note = (!connected).then_some("(Connect the demo to use it.)");
+    Ok(map_view(
+        "demo".into(),
+        &topo,
+        Some(&lan),
+        Some(&tunnel),
+        &demo_services_of,
+        note,
+    ))
+}
+
+/// A map of a synthetic Terraform state with `instances` hosts (measurements), no profile.
 pub fn synthetic_map(instances: u32) -> Result<MapView, AppError> {
     let shape = gatehouse_vpc::synth::Shape::instances(instances as usize);
     let reader = gatehouse_vpc::synth::StateReader::new(shape);
     let (topo, _) =
         gatehouse_vpc::tfstate::import_reader(std::io::BufReader::new(reader), "synthetic.tfstate")
             .map_err(|e| AppError::new(format!("synthetic topology: {e}")))?;
-    let outers = vpc_outers(&topo, |h| {
-        Some(Item {
-            id: h.id.clone(),
-            name: h.name.clone(),
-            ips: h.private_ips.iter().map(|i| i.to_string()).collect(),
-            groups: h.security_groups.clone(),
-            services: Vec::new(),
-            verdict: Verdict::Unknown,
-            sentence: "Unknown: no connection routes to this VPC.".into(),
-        })
-    });
-    Ok(layout(format!("synthetic ({instances} hosts)"), outers))
-}
-
-/// VPCs with their subnets and hosts (hosts outside any subnet in a "no subnet" group).
-fn vpc_outers(
-    topo: &Topology,
-    item: impl Fn(&gatehouse_vpc::model::Host) -> Option<Item>,
-) -> Vec<Outer> {
-    let mut by_subnet: BTreeMap<Option<&str>, Vec<Item>> = BTreeMap::new();
-    for h in &topo.hosts {
-        if let Some(it) = item(h) {
-            by_subnet.entry(h.subnet.as_deref()).or_default().push(it);
-        }
-    }
-    let mut outers = Vec::new();
-    for v in &topo.vpcs {
-        let groups = topo
-            .subnets
-            .iter()
-            .filter(|s| s.vpc.as_deref() == Some(v.id.as_str()))
-            .map(|s| Group {
-                id: s.id.clone(),
-                label: s.name.clone(),
-                cidr: s.cidr.map(|c| c.to_string()),
-                hosts: by_subnet.remove(&Some(s.id.as_str())).unwrap_or_default(),
-            })
-            .collect();
-        outers.push(Outer {
-            id: v.id.clone(),
-            label: v.name.clone(),
-            cidr: v.cidrs.first().map(|c| c.to_string()),
-            groups,
-        });
-    }
-    let rest: Vec<Item> = by_subnet.into_values().flatten().collect();
-    if !rest.is_empty() {
-        outers.push(Outer {
-            id: "elsewhere".into(),
-            label: "Outside any subnet".into(),
-            cidr: None,
-            groups: vec![Group {
-                id: "elsewhere-hosts".into(),
-                label: "hosts".into(),
-                cidr: None,
-                hosts: rest,
-            }],
-        });
-    }
-    outers
+    Ok(map_view(
+        format!("synthetic ({instances} hosts)"),
+        &topo,
+        None,
+        None,
+        &|_| Some(Vec::new()),
+        None,
+    ))
 }
 
 /// A demo service's address, host name and whether it speaks HTTP.
@@ -346,39 +468,44 @@ pub fn demo_target(name: &str, port: u16) -> Option<DemoTarget> {
     Some(DemoTarget {
         addr: SocketAddr::new(IpAddr::V4(host.ip), port),
         host: host.fqdn,
-        http: matches!(svc.kind, ServiceKind::Http | ServiceKind::LoadBalancer),
+        http: matches!(kind_name(svc.kind).as_str(), "http" | "loadbalancer"),
     })
 }
 
-/// Every TCP service of the demo, with a command that reaches it.
-pub fn demo_services(socks: Option<SocketAddr>) -> Vec<ServiceView> {
+/// Every TCP service of the demo with its verdict (from `profile`) and a command that reaches
+/// it (through `socks` in no-root mode).
+pub fn demo_services(profile: &Config, socks: Option<SocketAddr>) -> Vec<ServiceView> {
+    let (topo, home) = match (demo_topology(), demo_home()) {
+        (Ok(t), Ok(h)) => (t, h),
+        (Err(e), _) | (_, Err(e)) => {
+            tracing::warn!("{e}");
+            return Vec::new();
+        }
+    };
+    let tunnel = tunnel_of(profile, crate::backend::DEMO);
+    let (hint, lan_hint) = (VpnHint::default(), home_hint());
+    let vpc = Analyzer::new(&topo, Some(&tunnel), &hint, &[]);
+    let lan = Analyzer::new(&home, Some(&tunnel), &lan_hint, &[]);
     let mut out = Vec::new();
     for h in plan::HOSTS {
-        let (verdict, _) = demo_verdict(h, true);
         for s in h.services.iter().filter(|s| s.proto == Proto::Tcp) {
-            let (kind, command) = match s.kind {
-                ServiceKind::Http | ServiceKind::LoadBalancer => {
-                    let proxy = socks
-                        .map(|a| format!("--proxy socks5h://{a} "))
-                        .unwrap_or_default();
-                    ("http", format!("curl {proxy}http://{}:{}/", h.fqdn, s.port))
-                }
-                ServiceKind::Postgres => (
-                    "postgres",
-                    format!("psql \"host={} port={} user=postgres\"", h.fqdn, s.port),
-                ),
-                ServiceKind::Redis => ("redis", format!("redis-cli -h {} -p {}", h.fqdn, s.port)),
-                ServiceKind::Smb => ("smb", format!("smbclient -L //{} -p {}", h.fqdn, s.port)),
-                ServiceKind::Dns | ServiceKind::WireGuard => continue,
+            let Some((kind, command)) = service_command(s.kind, h.fqdn, s.port, socks) else {
+                continue;
             };
+            let analyzer = if h.site == plan::Site::Home {
+                &lan
+            } else {
+                &vpc
+            };
+            let v = analyzer.check_key(&h.ip.to_string(), Protocol::Tcp, s.port);
             out.push(ServiceView {
                 connection: crate::backend::DEMO.into(),
                 host: h.name.into(),
                 fqdn: h.fqdn.into(),
                 ip: h.ip.to_string(),
                 port: s.port,
-                kind: kind.into(),
-                verdict,
+                kind,
+                verdict: verdict_of(&v),
                 command,
             });
         }
@@ -390,28 +517,108 @@ pub fn demo_services(socks: Option<SocketAddr>) -> Vec<ServiceView> {
 mod tests {
     use super::*;
 
+    fn inside(h: &MapHost, m: &MapView, kind: &str) -> bool {
+        m.boxes.iter().any(|b| {
+            b.kind == kind
+                && h.x >= b.x
+                && h.y >= b.y
+                && h.x + h.w <= b.x + b.w
+                && h.y + h.h <= b.y + b.h
+        })
+    }
+
     #[test]
     fn demo_map_nests_hosts_in_their_boxes_with_verdicts() {
-        let m = demo_map(true).expect("demo map");
+        let profile = demo_profile(None);
+        let m = demo_map(&profile, true).expect("demo map");
         assert!(m.hosts.len() >= 8, "{} hosts", m.hosts.len());
         for h in &m.hosts {
-            let inside = m.boxes.iter().any(|b| {
-                b.kind == "subnet"
-                    && h.x >= b.x
-                    && h.y >= b.y
-                    && h.x + h.w <= b.x + b.w
-                    && h.y + h.h <= b.y + b.h
+            // Hosts sit in their subnet; load balancers on their VPC's top edge.
+            let centre_in_vpc = m.boxes.iter().any(|b| {
+                b.kind == "vpc"
+                    && (b.x..=b.x + b.w).contains(&(h.x + h.w / 2.0))
+                    && (b.y..=b.y + b.h).contains(&(h.y + h.h / 2.0))
             });
-            assert!(inside, "{} is outside every subnet box", h.name);
+            assert!(
+                inside(h, &m, "subnet") || centre_in_vpc,
+                "{} is outside every box",
+                h.name
+            );
         }
-        let replica = m
+        let find = |n: &str| m.hosts.iter().find(|h| h.name == n).expect(n);
+        let replica = find("db-replica");
+        assert_eq!(replica.verdict, Verdict::Blocked, "{}", replica.sentence);
+        assert!(
+            replica.sentence.contains("sg-replica"),
+            "{}",
+            replica.sentence
+        );
+        let db = find("db");
+        assert_eq!(db.verdict, Verdict::Reachable, "{}", db.sentence);
+        assert!(
+            db.codes.iter().any(|c| c == "tunnel-peer"),
+            "{:?}",
+            db.codes
+        );
+        assert!(db.services.iter().any(|s| s.contains("postgres")));
+        for h in &m.hosts {
+            eprintln!("{} {:?} {} {:?}", h.name, h.verdict, h.sentence, h.codes);
+        }
+        let pi = find("pi");
+        assert_eq!(pi.verdict, Verdict::Reachable, "{}", pi.sentence);
+        // Not connected: the sentences say so.
+        let m = demo_map(&profile, false).expect("demo map");
+        assert!(m
             .hosts
             .iter()
-            .find(|h| h.name == "db-replica")
-            .expect("replica");
-        assert_eq!(replica.verdict, Verdict::Blocked, "{}", replica.sentence);
-        let db = m.hosts.iter().find(|h| h.name == "db").expect("db");
-        assert_eq!(db.verdict, Verdict::Reachable, "{}", db.sentence);
+            .all(|h| h.sentence.ends_with("(Connect the demo to use it.)")));
+    }
+
+    #[test]
+    fn map_from_a_corpus_state_with_and_without_a_profile() {
+        let dir =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/corpus/tfstate");
+        let mut files: Vec<_> = std::fs::read_dir(&dir)
+            .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "tfstate" || x == "json"))
+            .collect();
+        files.sort();
+        let path = files.first().expect("a corpus state");
+        let text = std::fs::read_to_string(path).expect("read");
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let m = map_from_file(&name, &text, None).expect("map");
+        assert!(!m.hosts.is_empty() && !m.boxes.is_empty(), "{name}");
+        assert!(m.hosts.iter().all(|h| h.verdict == Verdict::Unknown || h.codes.iter().any(|c| c == "no-profile")), "{name}");
+        assert!(m
+            .hosts
+            .iter()
+            .all(|h| h.codes.iter().any(|c| c == "no-profile")));
+        // Seen from a profile whose AllowedIPs cover every private range: the tunnel step passes.
+        let conf = gatehouse_profile::parse::parse(
+            "[Interface]\nAddress = 10.250.0.2/32\n[Peer]\nPublicKey = c2K39PDbDBiNYpXduD7twBeAREk16QToeeHV38LTZQY=\nAllowedIPs = 10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16\n",
+            "vpn.conf",
+        )
+        .expect("profile");
+        let m = map_from_file(&name, &text, Some(("vpn", &conf))).expect("map");
+        assert!(m.source.contains("seen from vpn"));
+        assert!(
+            m.hosts
+                .iter()
+                .any(|h| h.codes.iter().any(|c| c == "tunnel-peer")),
+            "{name}"
+        );
+        // A broken file names file:line:col.
+        let err = map_from_file(
+            "broken.tfstate",
+            "{\n  \"version\": 4,\n  \"resources\": [}\n",
+            None,
+        )
+        .expect_err("broken");
+        assert!(err.message.starts_with("broken.tfstate:3:"), "{err}");
     }
 
     #[test]
@@ -419,6 +626,9 @@ mod tests {
         let m = synthetic_map(1000).expect("map");
         assert_eq!(m.hosts.len(), 1000);
         assert!(m.width > 0.0 && m.height > 0.0);
+        for h in m.hosts.iter().step_by(97) {
+            assert!(inside(h, &m, "subnet"), "{}", h.name);
+        }
     }
 
     #[test]
@@ -427,9 +637,13 @@ mod tests {
         assert!(t.http);
         assert!(demo_target("web-1", 81).is_none());
         assert!(demo_target("nope", 80).is_none());
-        let s = demo_services(None);
+        let s = demo_services(&demo_profile(None), None);
         assert!(s
             .iter()
             .any(|s| s.kind == "postgres" && s.command.starts_with("psql")));
+        let replica = s.iter().find(|s| s.host == "db-replica").expect("replica");
+        assert_eq!(replica.verdict, Verdict::Blocked);
+        let web = s.iter().find(|s| s.host == "web-1").expect("web-1");
+        assert_eq!(web.verdict, Verdict::Reachable);
     }
 }

@@ -189,6 +189,7 @@ mod tests {
             name: name.into(),
             origin: Origin::Stored,
             state,
+            mode: None,
             detail: None,
             peers: vec![PeerView {
                 public_key: "k".into(),

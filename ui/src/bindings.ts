@@ -62,6 +62,105 @@ async deleteProfile(name: string) : Promise<Result<null, AppError>> {
 }
 },
 /**
+ * A profile's full wg-quick text, keys included (for the editor).
+ */
+async profileText(name: string) : Promise<Result<string, AppError>> {
+    try {
+    return { status: "ok", data: await TAURI_INVOKE("profile_text", { name }) };
+} catch (e) {
+    if(e instanceof Error) throw e;
+    else return { status: "error", error: e  as any };
+}
+},
+/**
+ * Replaces a profile's text after validating it; invalid text changes nothing.
+ */
+async updateProfile(name: string, text: string) : Promise<Result<ImportOutcome, AppError>> {
+    try {
+    return { status: "ok", data: await TAURI_INVOKE("update_profile", { name, text }) };
+} catch (e) {
+    if(e instanceof Error) throw e;
+    else return { status: "error", error: e  as any };
+}
+},
+/**
+ * Writes a profile (keys included) to `path`, mode 0600; returns the path written.
+ */
+async exportProfile(name: string, path: string) : Promise<Result<string, AppError>> {
+    try {
+    return { status: "ok", data: await TAURI_INVOKE("export_profile", { name, path }) };
+} catch (e) {
+    if(e instanceof Error) throw e;
+    else return { status: "error", error: e  as any };
+}
+},
+/**
+ * A profile's QR code as an SVG document.
+ */
+async profileQr(name: string) : Promise<Result<string, AppError>> {
+    try {
+    return { status: "ok", data: await TAURI_INVOKE("profile_qr", { name }) };
+} catch (e) {
+    if(e instanceof Error) throw e;
+    else return { status: "error", error: e  as any };
+}
+},
+/**
+ * Imports the profile in a QR-code picture (PNG or JPEG bytes).
+ */
+async importQrImage(name: string, image: number[]) : Promise<Result<ImportOutcome, AppError>> {
+    try {
+    return { status: "ok", data: await TAURI_INVOKE("import_qr_image", { name, image }) };
+} catch (e) {
+    if(e instanceof Error) throw e;
+    else return { status: "error", error: e  as any };
+}
+},
+/**
+ * The settings.
+ */
+async getSettings() : Promise<Result<Settings, AppError>> {
+    try {
+    return { status: "ok", data: await TAURI_INVOKE("get_settings") };
+} catch (e) {
+    if(e instanceof Error) throw e;
+    else return { status: "error", error: e  as any };
+}
+},
+/**
+ * Saves the settings (and turns start at login on or off).
+ */
+async setSettings(settings: Settings) : Promise<Result<Settings, AppError>> {
+    try {
+    return { status: "ok", data: await TAURI_INVOKE("set_settings", { settings }) };
+} catch (e) {
+    if(e instanceof Error) throw e;
+    else return { status: "error", error: e  as any };
+}
+},
+/**
+ * Whether the Gatehouse service answers.
+ */
+async serviceInfo() : Promise<Result<ServiceInfo, AppError>> {
+    try {
+    return { status: "ok", data: await TAURI_INVOKE("service_info") };
+} catch (e) {
+    if(e instanceof Error) throw e;
+    else return { status: "error", error: e  as any };
+}
+},
+/**
+ * The map of a Terraform state (v4 or `terraform show -json`) seen from the active profile.
+ */
+async mapFromFile(name: string, text: string) : Promise<Result<MapView, AppError>> {
+    try {
+    return { status: "ok", data: await TAURI_INVOKE("map_from_file", { name, text }) };
+} catch (e) {
+    if(e instanceof Error) throw e;
+    else return { status: "error", error: e  as any };
+}
+},
+/**
  * Starts the demo lab and connects to it.
  */
 async startDemo() : Promise<Result<null, AppError>> {
@@ -178,6 +277,18 @@ export type AppError = {
  */
 message: string }
 /**
+ * Where a running connection runs.
+ */
+export type ConnectionMode = 
+/**
+ * In the Gatehouse service (a TUN interface, routes, DNS).
+ */
+"service" | 
+/**
+ * In the app without root (SOCKS5 / HTTP proxy and forwards on 127.0.0.1).
+ */
+"no_root"
+/**
  * A profile and the state of its connection.
  */
 export type ConnectionView = { 
@@ -193,6 +304,10 @@ origin: Origin;
  * The state.
  */
 state: StateKind; 
+/**
+ * Where it runs (`None` when not running).
+ */
+mode: ConnectionMode | null; 
 /**
  * Why, for `stale` and `error`.
  */
@@ -278,7 +393,7 @@ connection: string | null;
  */
 message: string }
 /**
- * A box of the map (region, VPC or subnet), at a position Rust computed.
+ * A box of the map (region, VPC, subnet or gateway), at a position Rust computed.
  */
 export type MapBox = { 
 /**
@@ -286,7 +401,7 @@ export type MapBox = {
  */
 id: string; 
 /**
- * `vpc` or `subnet`.
+ * `region`, `vpc`, `subnet` or `gateway`.
  */
 kind: string; 
 /**
@@ -346,6 +461,10 @@ verdict: Verdict;
  */
 sentence: string; 
 /**
+ * The explanation codes behind the verdict (`tunnel-peer`, `sg-allow`, …).
+ */
+codes: string[]; 
+/**
  * Left edge.
  */
 x: number; 
@@ -385,6 +504,22 @@ boxes: MapBox[];
  * Hosts.
  */
 hosts: MapHost[] }
+/**
+ * Where connections should run.
+ */
+export type ModePreference = 
+/**
+ * The Gatehouse service when it answers, else no-root mode.
+ */
+"auto" | 
+/**
+ * Always the service (connecting fails when it does not answer).
+ */
+"service" | 
+/**
+ * Always in the app, without root (SOCKS5 / HTTP proxy and forwards).
+ */
+"no_root"
 /**
  * An opened service: the local forward and, for web servers, the start of the page.
  */
@@ -438,6 +573,22 @@ rx_bytes: number;
  */
 tx_bytes: number }
 /**
+ * Whether the Gatehouse service answers, for the Settings view.
+ */
+export type ServiceInfo = { 
+/**
+ * It answered the handshake.
+ */
+available: boolean; 
+/**
+ * The socket tried.
+ */
+socket: string; 
+/**
+ * What that means, in one plain sentence.
+ */
+detail: string }
+/**
  * A private service behind a connection.
  */
 export type ServiceView = { 
@@ -474,6 +625,30 @@ verdict: Verdict;
  */
 command: string }
 /**
+ * What the user chose in Settings.
+ */
+export type Settings = { 
+/**
+ * Where connections run.
+ */
+mode: ModePreference; 
+/**
+ * Block traffic outside the tunnel (service mode, full-tunnel profiles).
+ */
+kill_switch: boolean; 
+/**
+ * Start the app when the user logs in.
+ */
+start_at_login: boolean; 
+/**
+ * Desktop notifications on connect, disconnect and failure.
+ */
+notifications: boolean; 
+/**
+ * Light, dark or the desktop's.
+ */
+theme: Theme }
+/**
  * The state of one connection, as its tray icon and card show it.
  */
 export type StateKind = 
@@ -497,6 +672,22 @@ export type StateKind =
  * Failed.
  */
 "error"
+/**
+ * The UI's colours.
+ */
+export type Theme = 
+/**
+ * Follow the desktop.
+ */
+"system" | 
+/**
+ * Light.
+ */
+"light" | 
+/**
+ * Dark.
+ */
+"dark"
 /**
  * What the tray shows.
  */

@@ -28,6 +28,17 @@ pub use gatehouse_ipc::{
 };
 pub use hub::Subscription;
 
+/// The environment variable that names the daemon's socket (what the CLI's `--socket` reads).
+pub const SOCKET_ENV: &str = "GATEHOUSE_SOCKET";
+
+/// The daemon's socket: `$GATEHOUSE_SOCKET` when set, else [`gatehouse_ipc::DEFAULT_SOCKET`].
+pub fn socket_path() -> PathBuf {
+    std::env::var_os(SOCKET_ENV)
+        .filter(|s| !s.is_empty())
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(gatehouse_ipc::DEFAULT_SOCKET))
+}
+
 /// Why a session call failed.
 #[derive(Debug, thiserror::Error)]
 pub enum SessionError {
