@@ -203,6 +203,11 @@ impl Scheduler {
         self.peak
     }
 
+    /// The target of probe `id`.
+    pub fn target(&self, id: usize) -> Option<&Target> {
+        self.targets.get(id)
+    }
+
     /// The limits in force.
     pub fn limits(&self) -> Limits {
         self.limits
