@@ -25,7 +25,7 @@ mkdirSync(shots, { recursive: true });
 const corpus = resolve(process.env.GATEHOUSE_CORPUS ?? resolve(root, "../shared/corpus"), "tfstate");
 const scratch = mkdtempSync(resolve(tmpdir(), "gatehouse-e2e-ui-"));
 
-const figures = { skipped: [] };
+const figures = {};
 let failures = 0;
 let step = 0;
 const t0 = Date.now();
@@ -100,12 +100,6 @@ async function cardState(name) {
 }
 async function waitState(name, want, timeout = 30000) {
   await browser.waitUntil(async () => (await cardState(name)) === want, { timeout, interval: 100, timeoutMsg: `${name} never became ${want}` });
-}
-/** Whether this build's backend has a command (the UI disables what it lacks). */
-const has = (name) => browser.execute((n) => typeof globalThis.__gatehouse.commands[n] === "function", name);
-function skip(what) {
-  figures.skipped.push(what);
-  console.warn(`SKIP: ${what}`);
 }
 /** Sets a textarea's or input's value the way typing does (one input event). */
 const typeInto = (selector, value) =>
@@ -247,71 +241,59 @@ try {
   check((await cardState("work")) === "disconnected", "the imported profile has its card");
   const action = (a) => browser.$(`[data-connection="work"] [data-action="${a}"]`);
 
-  if (await has("profileQr")) {
-    await (await action("qr")).click();
-    await browser.$("#qr-image").waitForExist({ timeout: 10000 });
-    const qrOk = await browser.execute(() => {
-      const img = document.getElementById("qr-image");
-      return img.complete && img.naturalWidth > 0;
-    });
-    check(qrOk, "Show QR draws the profile's QR code");
-    await shot("connections-qr");
-    await browser.keys("Escape");
-    await browser.$("#qr-dialog").waitForExist({ reverse: true, timeout: 5000 });
-    check(true, "Escape closes the QR dialog");
-  } else {
-    check(!(await (await action("qr")).isEnabled()), "Show QR is disabled (no profile_qr in this build)");
-    skip("Show QR: the backend has no profile_qr");
-  }
+  await (await action("qr")).click();
+  await browser.$("#qr-image").waitForExist({ timeout: 10000 });
+  const qrOk = await browser.execute(() => {
+    const img = document.getElementById("qr-image");
+    return img.complete && img.naturalWidth > 0;
+  });
+  check(qrOk, "Show QR draws the profile's QR code");
+  await shot("connections-qr");
+  await browser.keys("Escape");
+  await browser.$("#qr-dialog").waitForExist({ reverse: true, timeout: 5000 });
+  check(true, "Escape closes the QR dialog");
 
-  if (await has("exportProfile")) {
-    await (await action("export")).click();
-    const pathInput = await browser.$("#export-path");
-    await pathInput.waitForExist({ timeout: 5000 });
-    const prefilled = await pathInput.getValue();
-    check(/work\.conf$/.test(prefilled), `export offers "${prefilled}"`);
-    const target = resolve(scratch, "work-export.conf");
-    await pathInput.setValue(target);
-    await browser.$("#export-save").click();
-    await browser.$("#export-dialog").waitForExist({ reverse: true, timeout: 10000 });
-    const mode = statSync(target).mode & 0o777;
-    const written = readFileSync(target, "utf8");
-    check(mode === 0o600 && written.includes("AllowedIPs = 10.77.0.0/24"), `exported to ${target} (mode ${mode.toString(8)})`);
-  } else {
-    check(!(await (await action("export")).isEnabled()), "Export is disabled (no export_profile in this build)");
-    skip("Export: the backend has no export_profile");
-  }
+  await (await action("export")).click();
+  const pathInput = await browser.$("#export-path");
+  await pathInput.waitForExist({ timeout: 5000 });
+  const prefilled = await pathInput.getValue();
+  check(/work\.conf$/.test(prefilled), `export offers "${prefilled}"`);
+  const target = resolve(scratch, "work-export.conf");
+  await pathInput.setValue(target);
+  await browser.$("#export-save").click();
+  await browser.$("#export-dialog").waitForExist({ reverse: true, timeout: 10000 });
+  const mode = statSync(target).mode & 0o777;
+  const written = readFileSync(target, "utf8");
+  check(mode === 0o600 && written.includes("AllowedIPs = 10.77.0.0/24"), `exported to ${target} (mode ${mode.toString(8)})`);
 
-  if ((await has("profileText")) && (await has("updateProfile"))) {
-    await (await action("edit")).click();
-    const editor = await browser.$("#edit-text");
-    await editor.waitForExist({ timeout: 5000 });
-    await browser.waitUntil(async () => (await editor.getValue()).includes("[Peer]"), { timeout: 10000, timeoutMsg: "the editor never got the profile text" });
-    const original = await editor.getValue();
-    const broken = original.replace("[Interface]", "[Interface]\nListenPort = not-a-port");
-    await typeInto("#edit-text", broken);
-    await browser.$("#edit-save").click();
-    const editProblem = await browser.$("#edit-dialog .problem");
-    await editProblem.waitForExist({ timeout: 10000 });
-    const editText = await editProblem.getText();
-    check(/line 2, column \d+/.test(editText) && editText.includes("ListenPort"), `the editor points at the broken line: "${editText.replace(/\n/g, " | ")}"`);
-    check((await editor.getValue()) === broken, "nothing typed is lost on the error");
-    await shot("connections-edit-error");
-    await typeInto("#edit-text", broken.replace("ListenPort = not-a-port", "ListenPort = 51820"));
-    await browser.$("#edit-save").click();
-    await browser.$("#edit-dialog").waitForExist({ reverse: true, timeout: 10000 });
-    const saved = await cmd("profileText", "work");
-    check(saved.status === "ok" && saved.data.includes("51820"), "the fixed profile is saved");
-  } else {
-    check(!(await (await action("edit")).isEnabled()), "Edit is disabled (no profile_text/update_profile in this build)");
-    skip("Edit: the backend has no profile_text/update_profile");
-  }
+  await (await action("edit")).click();
+  const editor = await browser.$("#edit-text");
+  await editor.waitForExist({ timeout: 5000 });
+  await browser.waitUntil(async () => (await editor.getValue()).includes("[Peer]"), { timeout: 10000, timeoutMsg: "the editor never got the profile text" });
+  const original = await editor.getValue();
+  const broken = original.replace("[Interface]", "[Interface]\nListenPort = not-a-port");
+  await typeInto("#edit-text", broken);
+  await browser.$("#edit-save").click();
+  const editProblem = await browser.$("#edit-dialog .problem");
+  await editProblem.waitForExist({ timeout: 10000 });
+  const editText = await editProblem.getText();
+  check(/line 2, column \d+/.test(editText) && editText.includes("ListenPort"), `the editor points at the broken line: "${editText.replace(/\n/g, " | ")}"`);
+  check((await editor.getValue()) === broken, "nothing typed is lost on the error");
+  await shot("connections-edit-error");
+  await typeInto("#edit-text", broken.replace("ListenPort = not-a-port", "ListenPort = 51820"));
+  await browser.$("#edit-save").click();
+  await browser.$("#edit-dialog").waitForExist({ reverse: true, timeout: 10000 });
+  const saved = await cmd("profileText", "work");
+  check(saved.status === "ok" && saved.data.includes("51820"), "the fixed profile is saved");
 
   // Delete asks first; Escape (or Cancel) keeps the profile.
   await (await action("delete")).click();
   await browser.$("#delete-dialog").waitForExist({ timeout: 5000 });
   const focusInside = await browser.execute(() => document.getElementById("delete-dialog").contains(document.activeElement));
   check(focusInside, "the delete dialog takes the focus");
+  for (let i = 0; i < 5; i++) await browser.keys("Tab");
+  const stillInside = await browser.execute(() => document.getElementById("delete-dialog").contains(document.activeElement));
+  check(stillInside, "Tab stays inside the dialog");
   await shot("connections-delete-confirm");
   await browser.keys("Escape");
   await browser.$("#delete-dialog").waitForExist({ reverse: true, timeout: 5000 });
@@ -344,72 +326,58 @@ try {
   await browser.$("#settings-title").waitForExist();
   await shot("settings");
 
-  if ((await has("getSettings")) && (await has("setSettings"))) {
-    await browser.$("#service-info").waitUntil(async function () {
-      return !(await this.getText()).includes("Checking");
-    }, { timeout: 10000 });
-    const info = await browser.$("#service-info").getText();
-    check(info.length > 10, `the mode section says: "${info}"`);
-    const ks = await browser.$("#setting-kill_switch");
-    const nt = await browser.$("#setting-notifications");
-    await ks.waitForEnabled({ timeout: 10000 });
-    const before = { ks: await ks.isSelected(), nt: await nt.isSelected() };
-    await ks.click();
-    await browser.waitUntil(async () => (await ks.isEnabled()) && (await ks.isSelected()) !== before.ks, { timeout: 10000 });
-    await nt.click();
-    await browser.waitUntil(async () => (await nt.isEnabled()) && (await nt.isSelected()) !== before.nt, { timeout: 10000 });
-    await browser.$("#theme-dark").click();
-    await browser.waitUntil(() => browser.execute(() => document.documentElement.dataset.theme === "dark"), { timeout: 10000 });
-    await browser.refresh();
-    await openTab("settings", "#settings-title");
-    await browser.$("#setting-kill_switch").waitForEnabled({ timeout: 15000 });
-    const afterReload = {
-      ks: await browser.$("#setting-kill_switch").isSelected(),
-      nt: await browser.$("#setting-notifications").isSelected(),
-      dark: await browser.$("#theme-dark").isSelected(),
-      applied: await browser.execute(() => document.documentElement.dataset.theme),
-    };
-    check(afterReload.ks === !before.ks && afterReload.nt === !before.nt && afterReload.dark && afterReload.applied === "dark", `settings survive a reload (${JSON.stringify(afterReload)})`);
-    await shot("settings-dark-after-reload");
-    // Put them back (the kill switch must not stay on for the rest of the run).
-    await browser.$("#setting-kill_switch").click();
-    await browser.waitUntil(async () => (await browser.$("#setting-kill_switch").isEnabled()) && (await browser.$("#setting-kill_switch").isSelected()) === before.ks, { timeout: 10000 });
-    await browser.$("#setting-notifications").click();
-    await browser.waitUntil(async () => (await browser.$("#setting-notifications").isEnabled()) && (await browser.$("#setting-notifications").isSelected()) === before.nt, { timeout: 10000 });
-    await browser.$("#theme-system").click();
-    await browser.waitUntil(() => browser.execute(() => document.documentElement.dataset.theme === undefined), { timeout: 10000 });
-    await openTab("connections", '[data-connection="demo"]');
-    await waitState("demo", "connected");
-  } else {
-    check(await browser.$("#settings-missing").isExisting(), "Settings says what this build lacks");
-    skip("Settings persistence: the backend has no get_settings/set_settings");
-    await browser.$("#theme-dark").click();
-    await browser.waitUntil(() => browser.execute(() => document.documentElement.dataset.theme === "dark"), { timeout: 5000 });
-    await shot("settings-dark");
-    await browser.$("#theme-system").click();
-  }
+  await browser.$("#service-info").waitUntil(async function () {
+    return !(await this.getText()).includes("Checking");
+  }, { timeout: 10000 });
+  const info = await browser.$("#service-info").getText();
+  check(info.length > 10, `the mode section says: "${info}"`);
+  const ks = await browser.$("#setting-kill_switch");
+  const nt = await browser.$("#setting-notifications");
+  await ks.waitForEnabled({ timeout: 10000 });
+  const before = { ks: await ks.isSelected(), nt: await nt.isSelected() };
+  await ks.click();
+  await browser.waitUntil(async () => (await ks.isEnabled()) && (await ks.isSelected()) !== before.ks, { timeout: 10000 });
+  await nt.click();
+  await browser.waitUntil(async () => (await nt.isEnabled()) && (await nt.isSelected()) !== before.nt, { timeout: 10000 });
+  await browser.$("#theme-dark").click();
+  await browser.waitUntil(() => browser.execute(() => document.documentElement.dataset.theme === "dark"), { timeout: 10000 });
+  await browser.refresh();
+  await openTab("settings", "#settings-title");
+  await browser.$("#setting-kill_switch").waitForEnabled({ timeout: 15000 });
+  const afterReload = {
+    ks: await browser.$("#setting-kill_switch").isSelected(),
+    nt: await browser.$("#setting-notifications").isSelected(),
+    dark: await browser.$("#theme-dark").isSelected(),
+    applied: await browser.execute(() => document.documentElement.dataset.theme),
+  };
+  check(afterReload.ks === !before.ks && afterReload.nt === !before.nt && afterReload.dark && afterReload.applied === "dark", `settings survive a reload (${JSON.stringify(afterReload)})`);
+  await shot("settings-dark-after-reload");
+  // Put them back (the kill switch must not stay on for the rest of the run).
+  await browser.$("#setting-kill_switch").click();
+  await browser.waitUntil(async () => (await browser.$("#setting-kill_switch").isEnabled()) && (await browser.$("#setting-kill_switch").isSelected()) === before.ks, { timeout: 10000 });
+  await browser.$("#setting-notifications").click();
+  await browser.waitUntil(async () => (await browser.$("#setting-notifications").isEnabled()) && (await browser.$("#setting-notifications").isSelected()) === before.nt, { timeout: 10000 });
+  await browser.$("#theme-system").click();
+  await browser.waitUntil(() => browser.execute(() => document.documentElement.dataset.theme === undefined), { timeout: 10000 });
+  await openTab("connections", '[data-connection="demo"]');
+  await waitState("demo", "connected");
 
   // The user's own topology: a Terraform state through map_from_file (the file input).
   await openTab("map", '[data-host="web-1"]');
-  if (await has("mapFromFile")) {
-    const tf = resolve(corpus, "02-aws-three-tier-alb-asg-rds.tfstate");
-    await browser.$("#map-file").setValue(tf);
-    await browser.waitUntil(async () => (await browser.$("#map-summary").getText()).includes("02-aws"), { timeout: 20000, timeoutMsg: "the Terraform state never reached the map" });
-    const hosts = await browser.$$("#vpc-map [data-host]").length;
-    check(hosts > 0, `the Terraform state shows ${hosts} hosts: "${await browser.$("#map-summary").getText()}"`);
-    await shot("map-terraform-state");
-    const bad = resolve(scratch, "broken.tfstate");
-    writeFileSync(bad, '{\n  "version": 4,\n  "resources": [ nope ]\n}\n');
-    await browser.$("#map-file").setValue(bad);
-    const mapErr = await browser.$("#map-error");
-    await mapErr.waitForExist({ timeout: 10000 });
-    const mapErrText = await mapErr.getText();
-    check(/broken\.tfstate:\d+:\d+/.test(mapErrText), `a broken state is named with file:line:col: "${mapErrText}"`);
-    await shot("map-terraform-error");
-  } else {
-    check(!(await browser.$("#map-file").isEnabled()), "Open Terraform state is disabled (no map_from_file in this build)");
-    skip("Terraform state: the backend has no map_from_file");
-  }
+  const tf = resolve(corpus, "02-aws-three-tier-alb-asg-rds.tfstate");
+  await browser.$("#map-file").setValue(tf);
+  await browser.waitUntil(async () => (await browser.$("#map-summary").getText()).includes("02-aws"), { timeout: 20000, timeoutMsg: "the Terraform state never reached the map" });
+  const hosts = await browser.$$("#vpc-map [data-host]").length;
+  check(hosts > 0, `the Terraform state shows ${hosts} hosts: "${await browser.$("#map-summary").getText()}"`);
+  await shot("map-terraform-state");
+  const bad = resolve(scratch, "broken.tfstate");
+  writeFileSync(bad, '{\n  "version": 4,\n  "resources": [ nope ]\n}\n');
+  await browser.$("#map-file").setValue(bad);
+  const mapErr = await browser.$("#map-error");
+  await mapErr.waitForExist({ timeout: 10000 });
+  const mapErrText = await mapErr.getText();
+  check(/broken\.tfstate:\d+:\d+/.test(mapErrText), `a broken state is named with file:line:col: "${mapErrText}"`);
+  await shot("map-terraform-error");
 
   // 800×600, the smallest supported window: no sideways scrolling.
   await browser.setWindowSize(800, 600);
@@ -460,7 +428,6 @@ try {
 
 console.log(`screenshots: ${shots}`);
 console.log(`figures: ${JSON.stringify({ ...figures, pss_idle_processes: undefined })}`);
-if (figures.skipped.length) console.warn(`skipped (this build lacks the command): ${figures.skipped.join("; ")}`);
 if (measureOut) writeFileSync(measureOut, JSON.stringify(figures, null, 2));
 if (failures) {
   console.error(`app e2e: FAILED`);

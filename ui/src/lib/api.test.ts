@@ -4,8 +4,8 @@ import { describe, expect, it, vi } from "vitest";
 vi.mock("../bindings", () => ({
   commands: {
     prefix: "saved:",
-    async profileText(this: { prefix: string }, name: string) {
-      return { status: "ok", data: `${this.prefix}${name}` };
+    async setDigitaloceanToken(this: { prefix: string }, token: string) {
+      return { status: "ok", data: `${this.prefix}${token.length}` };
     },
   },
 }));
@@ -14,16 +14,16 @@ const { contract, has } = await import("./api");
 
 describe("contract commands", () => {
   it("knows which commands this build has", () => {
-    expect(has("profileText")).toBe(true);
-    expect(has("getSettings")).toBe(false);
-    expect(has("mapFromFile")).toBe(false);
+    expect(has("setDigitaloceanToken")).toBe(true);
+    expect(has("mapFromAws")).toBe(false);
+    expect(has("mapFromDigitalocean")).toBe(false);
   });
 
   it("calls a present command on the generated object", async () => {
-    expect(await contract("profileText")("work")).toEqual({ status: "ok", data: "saved:work" });
+    expect(await contract("setDigitaloceanToken")("dop_v1_x")).toEqual({ status: "ok", data: "saved:8" });
   });
 
   it("refuses a missing command by name instead of invoking it", () => {
-    expect(() => contract("mapFromFile")).toThrow(/"mapFromFile"/);
+    expect(() => contract("mapFromAws")).toThrow(/"mapFromAws"/);
   });
 });

@@ -1,48 +1,19 @@
-// The commands of the app contract (prompts: settings, profile editing and export, QR, maps from
-// the user's own topology) that the backend adds one by one. Each is called through the
-// generated `commands` object only when it is there; until then the UI shows the piece disabled
-// (`has(name)` is false) instead of calling a command that does not exist.
-import { commands, type AppError, type ImportOutcome, type MapView, type Result } from "../bindings";
+// The commands of the app contract that this build's backend may not have yet (the cloud
+// sources of the map: they land with the AWS / DigitalOcean drivers). Each is called through the
+// generated `commands` object only when it is there; until then the UI leaves the piece out or
+// shows it disabled (`has(name)` is false) instead of calling a command that does not exist.
+import { commands, type AppError, type MapView, type Result } from "../bindings";
 
-/** Which connection mode the user prefers. */
-export type ModePreference = "auto" | "service" | "no_root";
-/** The colour scheme. */
-export type Theme = "system" | "light" | "dark";
-
-/** The app's settings (persisted by the backend). */
-export interface Settings {
-  mode: ModePreference;
-  kill_switch: boolean;
-  start_at_login: boolean;
-  notifications: boolean;
-  theme: Theme;
-}
-
-/** Whether the privileged service runs, and a sentence saying so. */
-export interface ServiceInfo {
-  available: boolean;
-  socket: string;
-  detail: string;
-}
+export type { ModePreference, ServiceInfo, Settings, Theme } from "../bindings";
 
 type R<T> = Promise<Result<T, AppError>>;
 
-/** The contract's commands, as tauri-specta names them. */
+/** The contract's optional commands, as tauri-specta names them. */
 export interface ContractCommands {
-  getSettings(): R<Settings>;
-  setSettings(settings: Settings): R<Settings>;
-  serviceInfo(): R<ServiceInfo>;
-  profileText(name: string): R<string>;
-  updateProfile(name: string, text: string): R<ImportOutcome>;
-  exportProfile(name: string, path: string): R<string>;
-  profileQr(name: string): R<string>;
-  importQrImage(name: string, image: number[]): R<ImportOutcome>;
-  mapFromFile(name: string, text: string): R<MapView>;
   mapFromAws(profile: string | null, regions: string[]): R<MapView>;
   mapFromDigitalocean(): R<MapView>;
   setDigitaloceanToken(token: string): R<null>;
 }
-
 /** A contract command's name. */
 export type ContractName = keyof ContractCommands;
 

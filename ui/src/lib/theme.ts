@@ -1,6 +1,6 @@
 // Applies the colour scheme: `data-theme` on <html> (app.css), remembered locally so the next
 // start paints in it before the settings arrive.
-import type { Theme } from "./api";
+import type { Theme } from "../bindings";
 
 /** Sets the theme on the document and remembers it. */
 export function applyTheme(theme: Theme): void {
