@@ -5,6 +5,7 @@ mod daemon_cmd;
 mod demo_cmd;
 mod noroot_cmd;
 mod profile_cmd;
+mod scan_cmd;
 mod service_cmd;
 mod tunnel_cmd;
 mod vpc_cmd;
@@ -40,6 +41,8 @@ enum Command {
     Vpc(vpc_cmd::VpcArgs),
     /// Why a host and port answer or not through the tunnel (VPC routes, security groups).
     Reach(vpc_cmd::ReachArgs),
+    /// Probe private hosts and ports: what answers (HTTP, TLS, SSH, Redis, PostgreSQL, MySQL).
+    Scan(scan_cmd::ScanArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -54,6 +57,7 @@ fn main() -> std::process::ExitCode {
         Command::Service(args) => service_cmd::run(args),
         Command::Vpc(args) => vpc_cmd::run(args),
         Command::Reach(args) => vpc_cmd::reach(args),
+        Command::Scan(args) => scan_cmd::run(args),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

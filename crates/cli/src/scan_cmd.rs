@@ -1,0 +1,536 @@
+//! `gatehouse scan`: which private services answer, and what they are (HTTP status and title,
+//! TLS, SSH, Redis, PostgreSQL, MySQL). The path into the network is chosen like `gatehouse up`:
+//! OS sockets (TUN mode or the service connected), `--no-root PROFILE` (the userspace stack in
+//! this process), or `--demo` (the demo lab and the userspace stack, in this process).
+
+use std::collections::HashSet;
+use std::io::{IsTerminal as _, Write as _};
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context as _};
+use clap::Args;
+use gatehouse_netstack::{Netstack, NetstackOptions};
+use gatehouse_probe::{Dialer, Report, Timeouts};
+use gatehouse_profile::Config;
+use gatehouse_vpc::model::{Protocol, Topology};
+use gatehouse_vpc::probe::targets::{self, TargetSpec, COMMON_PORTS};
+use gatehouse_vpc::probe::{reach_probes, Limits, Outcome, Target};
+use gatehouse_vpc::reach::{Analyzer, Status, Tunnel, TunnelPeer, VpnHint};
+use ipnet::IpNet;
+
+/// Arguments of `gatehouse scan`.
+#[derive(Args)]
+pub struct ScanArgs {
+    /// What to probe: ADDRESS, ADDRESS:PORT, NETWORK/PREFIX (at most a /22), or a NAME (a
+    /// topology host, or resolved through the profile's DNS). Default: the topology's hosts and
+    /// the ports their rules name (--topology, or the demo lab's), else the profile's
+    /// single-address AllowedIPs.
+    targets: Vec<String>,
+    /// Ports to try where a target names none: `22,80,8000-8010`, `common`.
+    #[arg(long, value_name = "LIST")]
+    ports: Option<String>,
+    /// Also sweep the profile's LAN subnets (AllowedIPs of at most 1024 addresses, a /22) on
+    /// the common ports. Only when asked.
+    #[arg(long)]
+    lan: bool,
+    /// Probes in flight at most.
+    #[arg(long, default_value_t = 128)]
+    concurrency: usize,
+    /// Probe starts per second to one address at most (0: no limit).
+    #[arg(long, value_name = "PER_HOST_PER_S", default_value_t = 20.0)]
+    rate: f64,
+    /// Connect timeout in milliseconds (the exchange after connecting gets as long).
+    #[arg(long, value_name = "MS", default_value_t = 1500)]
+    timeout: u64,
+    /// Print JSON (results, limits, and reachability verdicts with a topology).
+    #[arg(long)]
+    json: bool,
+    /// The topology (Terraform state or `show -json` output) whose hosts to probe and whose
+    /// verdicts the results complete.
+    #[arg(long, value_name = "FILE")]
+    topology: Option<PathBuf>,
+    /// The profile (name or `.conf`) whose AllowedIPs give the default targets and the LAN
+    /// subnets, probed through OS sockets (its tunnel must be up).
+    #[arg(long, value_name = "PROFILE", conflicts_with_all = ["no_root", "demo"])]
+    profile: Option<String>,
+    /// Probe through the userspace stack started in this process from a saved profile (with
+    /// its keys) or a `.conf` file: no TUN, no root.
+    #[arg(long, value_name = "PROFILE", conflicts_with = "demo")]
+    no_root: Option<String>,
+    /// Start the demo lab in this process and probe it through the userspace stack.
+    #[arg(long)]
+    demo: bool,
+}
+
+/// Which path the probes take.
+enum Via {
+    Os,
+    NoRoot(String),
+    Demo,
+}
+
+impl Via {
+    fn name(&self) -> &'static str {
+        match self {
+            Via::Os => "os",
+            Via::NoRoot(_) => "no-root",
+            Via::Demo => "demo",
+        }
+    }
+}
+
+fn load_profile(arg: &str, with_keys: bool) -> anyhow::Result<(Config, String)> {
+    let path = Path::new(arg);
+    if arg.ends_with(".conf") || arg.contains('/') || path.is_file() {
+        let config = gatehouse_profile::parse::parse_file(path)?;
+        return Ok((config, path.display().to_string()));
+    }
+    let mut store =
+        gatehouse_profile::store::Store::open_default().context("cannot open the profile store")?;
+    let p = if with_keys {
+        store.load(arg, true)
+    } else {
+        store.find(arg)
+    }
+    .with_context(|| format!("cannot load profile {arg:?}"))?;
+    Ok((p.config, p.info.name))
+}
+
+fn load_topology(path: &Path) -> anyhow::Result<Topology> {
+    let (t, _) = gatehouse_vpc::tfstate::import_file(path)?;
+    Ok(t)
+}
+
+/// The reachability input of a profile (no local routes: the probe has the last word).
+fn tunnel_of(config: &Config, label: &str) -> Tunnel {
+    Tunnel {
+        addresses: config.interface.addresses.clone(),
+        peers: config
+            .peers
+            .iter()
+            .map(|p| TunnelPeer {
+                name: label.to_string(),
+                endpoint: p.endpoint.as_ref().and_then(|e| match &e.host {
+                    gatehouse_profile::Host::Ip(ip) => Some(*ip),
+                    gatehouse_profile::Host::Name(_) => None,
+                }),
+                allowed_ips: p.allowed_ips.clone(),
+            })
+            .collect(),
+        local_routes: Vec::new(),
+    }
+}
+
+/// AllowedIPs small enough to sweep (at most a /22), and the single addresses.
+fn allowed(config: &Config) -> (Vec<IpNet>, Vec<IpAddr>) {
+    let mut nets = Vec::new();
+    let mut hosts = Vec::new();
+    for net in config.peers.iter().flat_map(|p| p.allowed_ips.iter()) {
+        if net.prefix_len() == net.max_prefix_len() {
+            hosts.push(net.addr());
+        } else if targets::sweep(*net).is_ok() {
+            nets.push(*net);
+        }
+    }
+    (nets, hosts)
+}
+
+/// The probe list.
+struct Plan {
+    targets: Vec<Target>,
+    /// Probes of a port someone named (a `:PORT`, a topology rule): the table lists them
+    /// whatever the outcome; sweeps and common-port guesses list only what answers.
+    named: HashSet<(IpAddr, u16)>,
+    notes: Vec<String>,
+}
+
+async fn resolve_name(
+    name: &str,
+    port: u16,
+    topo: Option<&Topology>,
+    ns: Option<&Netstack>,
+) -> anyhow::Result<IpAddr> {
+    if let Some(h) = topo.and_then(|t| t.find_host(name)) {
+        if let Some(ip) = h.primary_ip() {
+            return Ok(ip);
+        }
+    }
+    if let Some(l) = topo.and_then(|t| {
+        t.load_balancers
+            .iter()
+            .find(|l| l.name == name || l.id == name)
+    }) {
+        if let Some(ip) = l.ip {
+            return Ok(ip);
+        }
+    }
+    match ns {
+        Some(ns) => {
+            let a = ns
+                .resolve(&gatehouse_netstack::Target::Name(name.to_string(), port))
+                .await?;
+            Ok(a.ip())
+        }
+        None => {
+            let mut addrs = tokio::net::lookup_host((name, port))
+                .await
+                .with_context(|| format!("cannot resolve {name}"))?;
+            addrs
+                .next()
+                .map(|a| a.ip())
+                .with_context(|| format!("{name} has no address"))
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn plan(
+    args: &ScanArgs,
+    ports: Option<&[u16]>,
+    topo: Option<&Topology>,
+    profile: Option<&Config>,
+    demo: bool,
+    ns: Option<&Netstack>,
+) -> anyhow::Result<Plan> {
+    let default_ports = ports.unwrap_or(COMMON_PORTS);
+    let mut out = Vec::new();
+    let mut notes = Vec::new();
+    let mut named = HashSet::new();
+    if !args.targets.is_empty() {
+        for arg in &args.targets {
+            let spec: TargetSpec = arg.parse()?;
+            match spec {
+                TargetSpec::Addr(ip, Some(p)) => {
+                    named.insert((ip, p));
+                    out.extend(targets::expand(&[(ip, None)], &[p]))
+                }
+                TargetSpec::Addr(ip, None) => {
+                    out.extend(targets::expand(&[(ip, None)], default_ports))
+                }
+                TargetSpec::Net(net) => {
+                    let hosts: Vec<(IpAddr, Option<String>)> = targets::sweep(net)?
+                        .into_iter()
+                        .map(|ip| (ip, None))
+                        .collect();
+                    out.extend(targets::expand(&hosts, default_ports));
+                }
+                TargetSpec::Name(name, port) => {
+                    let ip = resolve_name(&name, port.unwrap_or(80), topo, ns).await?;
+                    let ps: Vec<u16> = match port {
+                        Some(p) => {
+                            named.insert((ip, p));
+                            vec![p]
+                        }
+                        None => default_ports.to_vec(),
+                    };
+                    out.extend(targets::expand(&[(ip, Some(name))], &ps));
+                }
+            }
+        }
+    } else if let Some(t) = topo {
+        let hint = VpnHint::default();
+        let analyzer = Analyzer::new(t, None, &hint, &[]);
+        for target in analyzer.targets() {
+            let Some(ip) = target.primary_ip() else {
+                continue;
+            };
+            let ps: Vec<u16> = match ports {
+                Some(p) => p.to_vec(),
+                None => analyzer
+                    .candidate_ports(&target)
+                    .into_iter()
+                    .filter(|(proto, _)| *proto == Protocol::Tcp)
+                    .map(|(_, p)| p)
+                    .collect(),
+            };
+            named.extend(ps.iter().map(|p| (ip, *p)));
+            out.extend(targets::expand(&[(ip, Some(target.name.clone()))], &ps));
+        }
+        if demo {
+            // The demo's home LAN is not in the VPC topology: its hosts on the common ports.
+            let home: Vec<(IpAddr, Option<String>)> = gatehouse_lab::plan::HOSTS
+                .iter()
+                .filter(|h| h.site == gatehouse_lab::plan::Site::Home)
+                .map(|h| (IpAddr::V4(h.ip), Some(h.name.to_string())))
+                .collect();
+            out.extend(targets::expand(&home, default_ports));
+        }
+    } else if let Some(config) = profile {
+        let (_, hosts) = allowed(config);
+        let hosts: Vec<(IpAddr, Option<String>)> = hosts.into_iter().map(|ip| (ip, None)).collect();
+        out.extend(targets::expand(&hosts, default_ports));
+    }
+    if args.lan {
+        match profile {
+            Some(config) => {
+                let (nets, _) = allowed(config);
+                if nets.is_empty() {
+                    notes.push("--lan: the profile has no AllowedIPs of a /22 or smaller".into());
+                }
+                for net in nets {
+                    let hosts: Vec<(IpAddr, Option<String>)> = targets::sweep(net)?
+                        .into_iter()
+                        .map(|ip| (ip, None))
+                        .collect();
+                    notes.push(format!(
+                        "--lan: sweeping {net} ({} addresses) on {} ports",
+                        hosts.len(),
+                        default_ports.len()
+                    ));
+                    out.extend(targets::expand(&hosts, default_ports));
+                }
+            }
+            None => bail!("--lan needs a profile (--profile, --no-root or --demo)"),
+        }
+    }
+    let targets = targets::dedup(out);
+    if targets.is_empty() {
+        bail!(
+            "nothing to probe: give targets (ADDRESS, NETWORK/PREFIX, NAME), --topology FILE, \
+             or --profile PROFILE"
+        );
+    }
+    Ok(Plan {
+        targets,
+        named,
+        notes,
+    })
+}
+
+/// Runs `gatehouse scan`.
+pub fn run(args: ScanArgs) -> anyhow::Result<()> {
+    let path = if args.demo {
+        Via::Demo
+    } else if let Some(p) = &args.no_root {
+        Via::NoRoot(p.clone())
+    } else {
+        Via::Os
+    };
+    let ports = args
+        .ports
+        .as_deref()
+        .map(targets::parse_ports)
+        .transpose()
+        .context("--ports")?;
+    if !(args.rate >= 0.0 && args.rate.is_finite()) {
+        bail!("--rate must be a number of probes per second (0: no limit)");
+    }
+    if args.timeout == 0 {
+        bail!("--timeout must be at least 1 ms");
+    }
+    let mut lab = None;
+    let (profile, label) = match &path {
+        Via::Demo => {
+            let l = gatehouse_lab::Lab::start(gatehouse_lab::LabOptions::default())
+                .context("starting the demo lab")?;
+            let p = l.profile().clone();
+            lab = Some(l);
+            (Some(p), "gatehouse-lab".to_string())
+        }
+        Via::NoRoot(p) => {
+            let (c, l) = load_profile(p, true)?;
+            (Some(c), l)
+        }
+        Via::Os => match &args.profile {
+            Some(p) => {
+                let (c, l) = load_profile(p, false)?;
+                (Some(c), l)
+            }
+            None => (None, String::new()),
+        },
+    };
+    let topo = match (&args.topology, &path) {
+        (Some(f), _) => Some(
+            load_topology(f).with_context(|| format!("reading the topology {}", f.display()))?,
+        ),
+        (None, Via::Demo) => Some(
+            gatehouse_vpc::tfstate::import_str(gatehouse_lab::TOPOLOGY_TFSTATE, "demo lab")
+                .context("the demo lab's topology")?
+                .0,
+        ),
+        (None, _) => None,
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    let result = runtime.block_on(async {
+        let ns = match (&path, &profile) {
+            (Via::Os, _) | (_, None) => None,
+            (_, Some(config)) => Some(Arc::new(
+                Netstack::start(
+                    config,
+                    NetstackOptions {
+                        socks_addr: None,
+                        http_addr: None,
+                        max_connections: args.concurrency.max(1) * 2,
+                        ..NetstackOptions::default()
+                    },
+                )
+                .await
+                .with_context(|| format!("{label}: starting the userspace stack"))?,
+            )),
+        };
+        let plan = plan(
+            &args,
+            ports.as_deref(),
+            topo.as_ref(),
+            profile.as_ref(),
+            matches!(path, Via::Demo),
+            ns.as_deref(),
+        )
+        .await?;
+        for n in &plan.notes {
+            eprintln!("{n}");
+        }
+        let dialer = match &ns {
+            Some(ns) => Dialer::Tunnel(ns.clone()),
+            None => Dialer::Os,
+        };
+        let limits = Limits {
+            concurrency: args.concurrency.max(1),
+            per_host_per_s: args.rate,
+            timeout: Duration::ZERO,
+        };
+        let timeouts = Timeouts::both(Duration::from_millis(args.timeout));
+        let total = plan.targets.len();
+        let began = Instant::now();
+        let mut last = began;
+        let tty = std::io::stderr().is_terminal();
+        let report = gatehouse_probe::scan(&dialer, plan.targets, limits, timeouts, |done, n| {
+            let now = Instant::now();
+            if now - began > Duration::from_secs(1) && now - last >= Duration::from_secs(1) {
+                last = now;
+                if tty {
+                    eprint!("\r{done}/{n} probed");
+                } else {
+                    eprintln!("{done}/{n} probed");
+                }
+            }
+        })
+        .await;
+        if tty && began.elapsed() > Duration::from_secs(1) {
+            eprintln!("\r{total}/{total} probed");
+        }
+        if let Some(ns) = ns.and_then(|a| Arc::try_unwrap(a).ok()) {
+            ns.shutdown().await;
+        }
+        anyhow::Ok((report, plan.named))
+    });
+    if let Some(l) = lab {
+        l.stop();
+    }
+    let (report, named) = result?;
+    let tunnel = profile.as_ref().map(|c| tunnel_of(c, &label));
+    render(
+        &args,
+        &path,
+        &report,
+        &named,
+        topo.as_ref(),
+        tunnel.as_ref(),
+    )
+}
+
+fn render(
+    args: &ScanArgs,
+    path: &Via,
+    report: &Report,
+    named: &HashSet<(IpAddr, u16)>,
+    topo: Option<&Topology>,
+    tunnel: Option<&Tunnel>,
+) -> anyhow::Result<()> {
+    let verdicts = topo.map(|t| {
+        let probes = reach_probes(&report.results, t);
+        let hint = VpnHint::default();
+        let analyzer = Analyzer::new(t, tunnel, &hint, &probes);
+        probes
+            .iter()
+            .map(|p| analyzer.check_key(&p.host, Protocol::Tcp, p.port))
+            .collect::<Vec<_>>()
+    });
+    let secs = report.elapsed.as_secs_f64();
+    let rate = if secs > 0.0 {
+        report.results.len() as f64 / secs
+    } else {
+        0.0
+    };
+    let count = |state: &str| {
+        report
+            .results
+            .iter()
+            .filter(|r| r.outcome.state() == state)
+            .count()
+    };
+    if args.json {
+        let v = serde_json::json!({
+            "path": path.name(),
+            "concurrency": report.limits.concurrency,
+            "peak_in_flight": report.peak_in_flight,
+            "rate_per_host_per_s": report.limits.per_host_per_s,
+            "timeout_ms": args.timeout,
+            "elapsed_ms": report.elapsed.as_millis() as u64,
+            "probes_per_s": rate,
+            "results": report.results,
+            "verdicts": verdicts,
+        });
+        println!("{}", serde_json::to_string_pretty(&v)?);
+        return Ok(());
+    }
+    let mut out = std::io::stdout().lock();
+    writeln!(
+        out,
+        "{:<22} {:<14} {:<11} SERVICE",
+        "ADDRESS", "NAME", "STATE"
+    )?;
+    for r in &report.results {
+        // Silence or a reset on a guessed port is the common case: counted, not listed.
+        if matches!(r.outcome, Outcome::Timeout | Outcome::Refused)
+            && !named.contains(&(r.target.ip, r.target.port))
+        {
+            continue;
+        }
+        let service = match &r.outcome {
+            Outcome::Open { fingerprint } => fingerprint.summary(),
+            Outcome::Error { message } => message.clone(),
+            _ => String::new(),
+        };
+        writeln!(
+            out,
+            "{:<22} {:<14} {:<11} {service}",
+            r.target.addr().to_string(),
+            r.target.name.as_deref().unwrap_or("-"),
+            r.outcome.state()
+        )?;
+    }
+    writeln!(
+        out,
+        "\n{} probes in {secs:.1} s ({rate:.0}/s; concurrency {}, peak {}, {}/s per host): \
+         {} open, {} refused, {} no answer, {} unreachable, {} errors",
+        report.results.len(),
+        report.limits.concurrency,
+        report.peak_in_flight,
+        report.limits.per_host_per_s,
+        count("open"),
+        count("refused"),
+        count("timeout"),
+        count("unreachable"),
+        count("error"),
+    )?;
+    if let Some(vs) = verdicts {
+        writeln!(out, "\nReachability with these probes:")?;
+        for v in vs {
+            let mark = match v.status {
+                Status::Reachable => "ok     ",
+                Status::Blocked => "BLOCKED",
+                Status::Unknown => "?      ",
+            };
+            writeln!(out, "{mark} {}", v.sentence)?;
+        }
+    }
+    Ok(())
+}
