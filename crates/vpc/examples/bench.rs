@@ -57,7 +57,7 @@ fn child(n: usize, path: &Path) -> Result<(), String> {
             gatehouse_vpc::tfstate::import_file(path).map_err(|e| e.to_string())?;
         let t1 = Instant::now();
         let c1 = cpu_ms();
-        let layout = gatehouse_vpc::layout::layout(&topo);
+        let layout = gatehouse_vpc::layout::layout_ref(&topo);
         let t2 = Instant::now();
         let c2 = cpu_ms();
         cpu_import = cpu_import.min(c1 - c0);

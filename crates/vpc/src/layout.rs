@@ -8,8 +8,11 @@
 //! comes or goes, only the hosts after it in its own subnet move (one cell), and only the heights
 //! of its subnet, VPC and region change. Every other node keeps its position.
 //!
-//! Cost: one pass to group (hash maps), sorting inside each group by name, one pass to place.
+//! Cost: one pass to group (one hash lookup per host), sorting inside each group by name, one pass
+//! to place. [`layout_ref`] borrows every text from the topology (no string copied per host);
+//! [`layout`] returns owned strings for callers that keep the layout beyond the topology.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
@@ -109,40 +112,124 @@ impl Layout {
     }
 }
 
+/// A placed rectangle whose texts borrow from the topology (what [`layout_ref`] returns); it
+/// serializes exactly as a [`Node`].
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct NodeRef<'t> {
+    /// Kind.
+    pub kind: NodeKind,
+    /// Id of the object (regions: their name; objects without a parent get a synthetic one).
+    pub id: Cow<'t, str>,
+    /// Text to show.
+    pub label: Cow<'t, str>,
+    /// The enclosing node's id.
+    pub parent: Option<Cow<'t, str>>,
+    /// Left.
+    pub x: f64,
+    /// Top.
+    pub y: f64,
+    /// Width.
+    pub w: f64,
+    /// Height.
+    pub h: f64,
+}
+
+impl NodeRef<'_> {
+    /// The same node with its own strings.
+    pub fn into_owned(self) -> Node {
+        Node {
+            kind: self.kind,
+            id: self.id.into_owned(),
+            label: self.label.into_owned(),
+            parent: self.parent.map(Cow::into_owned),
+            x: self.x,
+            y: self.y,
+            w: self.w,
+            h: self.h,
+        }
+    }
+}
+
+/// The laid-out map, borrowing its texts from the topology: no string is copied per host, so a
+/// caller that only renders or serializes it (the CLI's `vpc layout`) allocates a few objects
+/// per container, not three strings per host. It serializes exactly as a [`Layout`].
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LayoutRef<'t> {
+    /// Every node, containers before their contents.
+    pub nodes: Vec<NodeRef<'t>>,
+    /// Total width.
+    pub width: f64,
+    /// Total height.
+    pub height: f64,
+}
+
+impl LayoutRef<'_> {
+    /// The node with this kind and id.
+    pub fn node(&self, kind: NodeKind, id: &str) -> Option<&NodeRef<'_>> {
+        self.nodes.iter().find(|n| n.kind == kind && n.id == id)
+    }
+
+    /// The same layout with its own strings.
+    pub fn into_owned(self) -> Layout {
+        Layout {
+            nodes: self.nodes.into_iter().map(NodeRef::into_owned).collect(),
+            width: self.width,
+            height: self.height,
+        }
+    }
+}
+
 const NO_REGION: &str = "(no region)";
 const NO_SUBNET: &str = "(no subnet)";
+const NO_VPC: &str = "(no VPC)";
 
 /// Lays out `topo` with the default sizes.
 pub fn layout(topo: &Topology) -> Layout {
     layout_with(topo, &LayoutOptions::default())
 }
 
-struct VpcGroup<'a> {
-    id: String,
-    label: String,
-    /// subnet id → (label, host indices)
-    subnets: Vec<(String, String, Vec<usize>)>,
-    subnet_index: HashMap<&'a str, usize>,
-    /// (kind, id, label)
-    edge: Vec<(NodeKind, String, String)>,
-}
-
 /// Lays out `topo` with the given sizes.
 pub fn layout_with(topo: &Topology, o: &LayoutOptions) -> Layout {
-    let columns = o.columns.max(1);
-    // Regions → VPCs.
-    let mut regions: Vec<(String, Vec<VpcGroup>)> = Vec::new();
-    let mut region_index: HashMap<String, usize> = HashMap::new();
-    let mut vpc_loc: HashMap<&str, (usize, usize)> = HashMap::new();
-    let mut vpc_of_subnet: HashMap<&str, &str> = HashMap::new();
+    layout_ref_with(topo, o).into_owned()
+}
 
-    let mut add_vpc = |regions: &mut Vec<(String, Vec<VpcGroup>)>,
-                       region: &str,
-                       id: String,
-                       label: String|
-     -> (usize, usize) {
-        let r = *region_index.entry(region.to_string()).or_insert_with(|| {
-            regions.push((region.to_string(), Vec::new()));
+/// Lays out `topo` with the default sizes, borrowing the texts from it.
+pub fn layout_ref(topo: &Topology) -> LayoutRef<'_> {
+    layout_ref_with(topo, &LayoutOptions::default())
+}
+
+struct SubnetGroup<'t> {
+    id: Cow<'t, str>,
+    label: Cow<'t, str>,
+    /// The hosts' (name, id), read once so that sorting and placing never go back to the
+    /// (large, scattered) host records.
+    hosts: Vec<(&'t str, &'t str)>,
+}
+
+struct VpcGroup<'t> {
+    id: &'t str,
+    label: &'t str,
+    subnets: Vec<SubnetGroup<'t>>,
+    /// subnet id → index in `subnets` (`NO_SUBNET` for the hosts without a known subnet).
+    subnet_index: HashMap<&'t str, usize>,
+    /// (kind, id, label)
+    edge: Vec<(NodeKind, &'t str, &'t str)>,
+}
+
+/// Regions in first-seen order, each with its VPCs.
+#[derive(Default)]
+struct Groups<'t> {
+    regions: Vec<(&'t str, Vec<VpcGroup<'t>>)>,
+    region_index: HashMap<&'t str, usize>,
+    /// VPC id → (region, VPC) indices.
+    vpc_loc: HashMap<&'t str, (usize, usize)>,
+}
+
+impl<'t> Groups<'t> {
+    fn add_vpc(&mut self, region: &'t str, id: &'t str, label: &'t str) -> (usize, usize) {
+        let regions = &mut self.regions;
+        let r = *self.region_index.entry(region).or_insert_with(|| {
+            regions.push((region, Vec::new()));
             regions.len() - 1
         });
         regions[r].1.push(VpcGroup {
@@ -152,115 +239,164 @@ pub fn layout_with(topo: &Topology, o: &LayoutOptions) -> Layout {
             subnet_index: HashMap::new(),
             edge: Vec::new(),
         });
-        (r, regions[r].1.len() - 1)
-    };
+        let loc = (r, regions[r].1.len() - 1);
+        self.vpc_loc.insert(id, loc);
+        loc
+    }
+
+    /// The group of VPC `vpc`; objects outside any known VPC go to one synthetic VPC.
+    fn vpc_or_orphan(&mut self, vpc: Option<&str>) -> (usize, usize) {
+        if let Some(l) = vpc.and_then(|v| self.vpc_loc.get(v)) {
+            return *l;
+        }
+        if let Some(l) = self.vpc_loc.get(NO_VPC) {
+            return *l;
+        }
+        self.add_vpc(NO_REGION, NO_VPC, NO_VPC)
+    }
+
+    fn vpc(&mut self, (r, v): (usize, usize)) -> &mut VpcGroup<'t> {
+        &mut self.regions[r].1[v]
+    }
+}
+
+/// Lays out `topo` with the given sizes, borrowing the texts from it.
+///
+/// Cost: linear in the number of objects plus the sorts inside each group: one hash lookup per
+/// host (its subnet), no string copied per host.
+pub fn layout_ref_with<'t>(topo: &'t Topology, o: &LayoutOptions) -> LayoutRef<'t> {
+    let columns = o.columns.max(1);
+    let mut g = Groups::default();
 
     for v in &topo.vpcs {
-        if vpc_loc.contains_key(v.id.as_str()) {
+        if g.vpc_loc.contains_key(v.id.as_str()) {
             continue;
         }
         let region = v.region.as_deref().unwrap_or(NO_REGION);
-        let loc = add_vpc(&mut regions, region, v.id.clone(), v.name.clone());
-        vpc_loc.insert(v.id.as_str(), loc);
+        g.add_vpc(region, &v.id, &v.name);
     }
-    // Objects outside any known VPC go to a synthetic one per region.
-    let mut orphan_vpc = |regions: &mut Vec<(String, Vec<VpcGroup>)>,
-                          vpc_loc: &mut HashMap<&str, (usize, usize)>,
-                          vpc: Option<&str>|
-     -> (usize, usize) {
-        if let Some(l) = vpc.and_then(|v| vpc_loc.get(v)) {
-            return *l;
-        }
-        if let Some(l) = vpc_loc.get("(no VPC)") {
-            return *l;
-        }
-        let l = add_vpc(regions, NO_REGION, "(no VPC)".into(), "(no VPC)".into());
-        vpc_loc.insert("(no VPC)", l);
-        l
-    };
-
+    // Subnet id → (region, VPC, subnet) indices, for the hosts.
+    let mut subnet_loc: HashMap<&str, (usize, usize, usize)> =
+        HashMap::with_capacity(topo.subnets.len());
     for s in &topo.subnets {
-        let (r, v) = orphan_vpc(&mut regions, &mut vpc_loc, s.vpc.as_deref());
-        let g = &mut regions[r].1[v];
-        if g.subnet_index.contains_key(s.id.as_str()) {
+        let loc = g.vpc_or_orphan(s.vpc.as_deref());
+        let group = g.vpc(loc);
+        if group.subnet_index.contains_key(s.id.as_str()) {
             continue;
         }
         let label = match &s.cidr {
-            Some(c) => format!("{} {c}", s.name),
-            None => s.name.clone(),
+            Some(c) => Cow::Owned(format!("{} {c}", s.name)),
+            None => Cow::Borrowed(s.name.as_str()),
         };
-        g.subnet_index.insert(s.id.as_str(), g.subnets.len());
-        g.subnets.push((s.id.clone(), label, Vec::new()));
-        vpc_of_subnet.insert(s.id.as_str(), g_id_static(&g.id, topo));
+        let idx = group.subnets.len();
+        group.subnet_index.insert(s.id.as_str(), idx);
+        group.subnets.push(SubnetGroup {
+            id: Cow::Borrowed(s.id.as_str()),
+            label,
+            hosts: Vec::new(),
+        });
+        subnet_loc
+            .entry(s.id.as_str())
+            .or_insert((loc.0, loc.1, idx));
     }
-    for (i, h) in topo.hosts.iter().enumerate() {
+    // Hosts usually come in runs of the same subnet (counts, for_each): the last lookup is kept.
+    let mut last: Option<(&str, (usize, usize, usize))> = None;
+    for h in &topo.hosts {
+        let loc = h.subnet.as_deref().and_then(|s| match last {
+            Some((k, loc)) if k == s => Some(loc),
+            _ => {
+                let loc = *subnet_loc.get(s)?;
+                last = Some((s, loc));
+                Some(loc)
+            }
+        });
+        // The common case: the host's subnet is known and in the host's VPC (or the host names
+        // no VPC).
+        if let Some((r, v, idx)) = loc {
+            let group = g.vpc((r, v));
+            if h.vpc.as_deref().is_none_or(|vpc| vpc == group.id) {
+                group.subnets[idx].hosts.push((&h.name, &h.id));
+                continue;
+            }
+        }
+        // Otherwise: the host's VPC (or its subnet's), and its subnet when that VPC has it.
         let vpc = h.vpc.as_deref().or_else(|| {
             h.subnet
                 .as_deref()
-                .and_then(|s| vpc_of_subnet.get(s).copied())
+                .and_then(|s| subnet_loc.get(s))
+                .map(|&(r, v, _)| g.regions[r].1[v].id)
         });
-        let (r, v) = orphan_vpc(&mut regions, &mut vpc_loc, vpc);
-        let g = &mut regions[r].1[v];
+        let loc = g.vpc_or_orphan(vpc);
+        let group = g.vpc(loc);
         let key = h
             .subnet
             .as_deref()
-            .filter(|s| g.subnet_index.contains_key(s))
+            .filter(|s| group.subnet_index.contains_key(s))
             .unwrap_or(NO_SUBNET);
-        let idx = match g.subnet_index.get(key) {
+        let idx = match group.subnet_index.get(key) {
             Some(i) => *i,
             None => {
-                g.subnets.push((
-                    format!("{}/{NO_SUBNET}", g.id),
-                    NO_SUBNET.into(),
-                    Vec::new(),
-                ));
-                g.subnet_index.insert(NO_SUBNET, g.subnets.len() - 1);
-                g.subnets.len() - 1
+                group.subnets.push(SubnetGroup {
+                    id: Cow::Owned(format!("{}/{NO_SUBNET}", group.id)),
+                    label: Cow::Borrowed(NO_SUBNET),
+                    hosts: Vec::new(),
+                });
+                group
+                    .subnet_index
+                    .insert(NO_SUBNET, group.subnets.len() - 1);
+                group.subnets.len() - 1
             }
         };
-        g.subnets[idx].2.push(i);
+        group.subnets[idx].hosts.push((&h.name, &h.id));
     }
     for lb in &topo.load_balancers {
-        let (r, v) = orphan_vpc(&mut regions, &mut vpc_loc, lb.vpc.as_deref());
-        regions[r].1[v]
+        let loc = g.vpc_or_orphan(lb.vpc.as_deref());
+        g.vpc(loc)
             .edge
-            .push((NodeKind::LoadBalancer, lb.id.clone(), lb.name.clone()));
+            .push((NodeKind::LoadBalancer, &lb.id, &lb.name));
     }
     for gw in &topo.gateways {
-        let (r, v) = orphan_vpc(&mut regions, &mut vpc_loc, gw.vpc.as_deref());
-        regions[r].1[v]
-            .edge
-            .push((NodeKind::Gateway, gw.id.clone(), gw.name.clone()));
+        let loc = g.vpc_or_orphan(gw.vpc.as_deref());
+        g.vpc(loc).edge.push((NodeKind::Gateway, &gw.id, &gw.name));
     }
 
     // Deterministic order: by label, then id.
-    regions.sort_by(|a, b| a.0.cmp(&b.0));
+    let mut regions = g.regions;
+    regions.sort_by(|a, b| a.0.cmp(b.0));
     for (_, vpcs) in &mut regions {
-        vpcs.sort_by(|a, b| (&a.label, &a.id).cmp(&(&b.label, &b.id)));
+        vpcs.sort_by(|a, b| (a.label, a.id).cmp(&(b.label, b.id)));
         for g in vpcs.iter_mut() {
-            g.subnets.sort_by(|a, b| (&a.1, &a.0).cmp(&(&b.1, &b.0)));
-            for (_, _, hosts) in &mut g.subnets {
-                hosts.sort_by(|&a, &b| {
-                    let (ha, hb) = (&topo.hosts[a], &topo.hosts[b]);
-                    (&ha.name, &ha.id).cmp(&(&hb.name, &hb.id))
-                });
+            g.subnets
+                .sort_by(|a, b| (&a.label, &a.id).cmp(&(&b.label, &b.id)));
+            for s in &mut g.subnets {
+                // Equal (name, id) pairs make identical nodes: no need for a stable sort.
+                s.hosts.sort_unstable();
             }
             g.edge
-                .sort_by(|a, b| (a.0 as u8, &a.2, &a.1).cmp(&(b.0 as u8, &b.2, &b.1)));
+                .sort_by(|a, b| (a.0 as u8, a.2, a.1).cmp(&(b.0 as u8, b.2, b.1)));
         }
     }
 
     // Place.
     let subnet_w = o.pad * 2.0 + columns as f64 * o.host_w + (columns as f64 - 1.0) * o.gap;
-    let mut nodes = Vec::with_capacity(topo.hosts.len() + topo.subnets.len() + 16);
+    let containers: usize = regions
+        .iter()
+        .map(|(_, v)| {
+            1 + v
+                .iter()
+                .map(|g| 1 + g.edge.len() + g.subnets.len())
+                .sum::<usize>()
+        })
+        .sum();
+    let mut nodes = Vec::with_capacity(topo.hosts.len() + containers);
     let mut x = 0.0f64;
     let mut total_h = 0.0f64;
     for (region, vpcs) in &regions {
         let region_idx = nodes.len();
-        nodes.push(Node {
+        nodes.push(NodeRef {
             kind: NodeKind::Region,
-            id: region.clone(),
-            label: region.clone(),
+            id: Cow::Borrowed(*region),
+            label: Cow::Borrowed(*region),
             parent: None,
             x,
             y: 0.0,
@@ -272,23 +408,23 @@ pub fn layout_with(topo: &Topology, o: &LayoutOptions) -> Layout {
         let mut region_h = 0.0f64;
         for g in vpcs {
             let vpc_idx = nodes.len();
-            nodes.push(Node {
+            nodes.push(NodeRef {
                 kind: NodeKind::Vpc,
-                id: g.id.clone(),
-                label: g.label.clone(),
-                parent: Some(region.clone()),
+                id: Cow::Borrowed(g.id),
+                label: Cow::Borrowed(g.label),
+                parent: Some(Cow::Borrowed(*region)),
                 x: vx,
                 y: vy,
                 w: 0.0,
                 h: 0.0,
             });
             // Edge items straddle the VPC's top edge.
-            for (i, (kind, id, label)) in g.edge.iter().enumerate() {
-                nodes.push(Node {
-                    kind: *kind,
-                    id: id.clone(),
-                    label: label.clone(),
-                    parent: Some(g.id.clone()),
+            for (i, &(kind, id, label)) in g.edge.iter().enumerate() {
+                nodes.push(NodeRef {
+                    kind,
+                    id: Cow::Borrowed(id),
+                    label: Cow::Borrowed(label),
+                    parent: Some(Cow::Borrowed(g.id)),
                     x: vx + o.pad + i as f64 * (o.edge_w + o.gap),
                     y: vy - o.edge_h / 2.0,
                     w: o.edge_w,
@@ -298,30 +434,33 @@ pub fn layout_with(topo: &Topology, o: &LayoutOptions) -> Layout {
             let sy = vy + o.edge_h / 2.0 + o.header;
             let mut sx = vx + o.pad;
             let mut tallest = 0.0f64;
-            for (sid, label, hosts) in &g.subnets {
-                let rows = hosts.len().div_ceil(columns);
+            for s in &g.subnets {
+                let rows = s.hosts.len().div_ceil(columns);
                 let sh = o.header
                     + o.pad
                     + rows as f64 * o.host_h
                     + rows.saturating_sub(1) as f64 * o.gap;
-                nodes.push(Node {
+                nodes.push(NodeRef {
                     kind: NodeKind::Subnet,
-                    id: sid.clone(),
-                    label: label.clone(),
-                    parent: Some(g.id.clone()),
+                    id: s.id.clone(),
+                    label: s.label.clone(),
+                    parent: Some(Cow::Borrowed(g.id)),
                     x: sx,
                     y: sy,
                     w: subnet_w,
                     h: sh,
                 });
-                for (k, &hi) in hosts.iter().enumerate() {
-                    let h = &topo.hosts[hi];
+                let sid: &str = &s.id;
+                for (k, &(name, id)) in s.hosts.iter().enumerate() {
                     let (col, row) = (k % columns, k / columns);
-                    nodes.push(Node {
+                    nodes.push(NodeRef {
                         kind: NodeKind::Host,
-                        id: h.id.clone(),
-                        label: h.name.clone(),
-                        parent: Some(sid.clone()),
+                        id: Cow::Borrowed(id),
+                        label: Cow::Borrowed(name),
+                        parent: Some(match &s.id {
+                            Cow::Borrowed(b) => Cow::Borrowed(*b),
+                            Cow::Owned(_) => Cow::Owned(sid.to_string()),
+                        }),
                         x: sx + o.pad + col as f64 * (o.host_w + o.gap),
                         y: sy + o.header + row as f64 * (o.host_h + o.gap),
                         w: o.host_w,
@@ -355,20 +494,11 @@ pub fn layout_with(topo: &Topology, o: &LayoutOptions) -> Layout {
         total_h = total_h.max(rh);
         x += rw + o.gap;
     }
-    Layout {
+    LayoutRef {
         nodes,
         width: (x - o.gap).max(0.0),
         height: total_h,
     }
-}
-
-/// The VPC id a subnet belongs to, borrowed from the topology (for the subnet → VPC map).
-fn g_id_static<'t>(id: &str, topo: &'t Topology) -> &'t str {
-    topo.vpcs
-        .iter()
-        .find(|v| v.id == id)
-        .map(|v| v.id.as_str())
-        .unwrap_or("(no VPC)")
 }
 
 #[cfg(test)]
@@ -493,6 +623,44 @@ mod tests {
         for n in &before.nodes {
             assert_eq!(pos(&layout(&back), n.kind, &n.id), (n.x, n.y));
         }
+    }
+
+    #[test]
+    fn borrowed_and_owned_layouts_are_the_same() {
+        let mut t = synth(30);
+        // Orphans too: a host without subnet (synthetic subnet id) and one outside any VPC.
+        t.hosts[0].subnet = None;
+        t.hosts[1].vpc = Some("vpc-elsewhere".into());
+        t.hosts[1].subnet = None;
+        let (r, o) = (layout_ref(&t), layout(&t));
+        assert_eq!(
+            serde_json::to_string(&r).unwrap(),
+            serde_json::to_string(&o).unwrap()
+        );
+        assert_eq!(r.clone().into_owned(), o);
+        let back: Layout = serde_json::from_str(&serde_json::to_string(&r).unwrap()).unwrap();
+        assert_eq!(back, o);
+        let h = r.node(NodeKind::Host, &t.hosts[5].id).unwrap();
+        assert!(matches!(h.id, Cow::Borrowed(_)));
+        assert!(matches!(h.parent, Some(Cow::Borrowed(_))));
+    }
+
+    #[test]
+    fn a_host_whose_vpc_differs_from_its_subnets_goes_to_its_vpc() {
+        let mut t = synth(3);
+        let other = t.vpcs[0].clone();
+        let mut v2 = other.clone();
+        v2.id = "vpc-two".into();
+        v2.name = "two".into();
+        t.vpcs.push(v2);
+        t.hosts[0].vpc = Some("vpc-two".into());
+        let l = layout(&t);
+        let h = l.node(NodeKind::Host, &t.hosts[0].id).unwrap();
+        let s = l
+            .node(NodeKind::Subnet, h.parent.as_deref().unwrap())
+            .unwrap();
+        assert_eq!(s.label, NO_SUBNET);
+        assert_eq!(s.parent.as_deref(), Some("vpc-two"));
     }
 
     #[test]
