@@ -9,7 +9,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::model::{Route, Rule, Topology};
+use crate::model::{FirewallKind, Provider, Route, Rule, Topology};
 
 /// A topology at a point in time.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -307,6 +307,17 @@ fn index<T: Serialize>(
         .collect()
 }
 
+/// Whether a JSON value says "not known" (null, an empty list or map).
+fn unknown_value(v: Option<&Value>) -> bool {
+    match v {
+        None | Some(Value::Null) => true,
+        Some(Value::Array(a)) => a.is_empty(),
+        Some(Value::Object(o)) => o.is_empty(),
+        Some(_) => false,
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
 fn diff_kind<T: Serialize>(
     kind: &str,
     a: &[T],
@@ -314,6 +325,7 @@ fn diff_kind<T: Serialize>(
     id: impl Fn(&T) -> &str + Copy,
     name: impl Fn(&T) -> &str + Copy,
     skip: &[&str],
+    unknown: &[&str],
     out: &mut Diff,
 ) {
     let (ia, ib) = (index(a, id, name), index(b, id, name));
@@ -336,6 +348,11 @@ fn diff_kind<T: Serialize>(
         let mut fields = Vec::new();
         for k in keys {
             if skip.contains(&k.as_str()) {
+                continue;
+            }
+            if unknown.contains(&k.as_str())
+                && (unknown_value(va.get(k)) || unknown_value(vb.get(k)))
+            {
                 continue;
             }
             let (x, y) = (
@@ -361,8 +378,24 @@ fn diff_kind<T: Serialize>(
 
 /// What changed from `a` to `b`.
 pub fn diff(a: &Topology, b: &Topology) -> Diff {
+    diff_with(a, b, &|_| &[])
+}
+
+/// Fields compared only when both sides know them, per object kind.
+type Unknown<'a> = &'a dyn Fn(&str) -> &'static [&'static str];
+
+fn diff_with(a: &Topology, b: &Topology, unknown: Unknown<'_>) -> Diff {
     let mut d = Diff::default();
-    diff_kind("vpc", &a.vpcs, &b.vpcs, |o| &o.id, |o| &o.name, &[], &mut d);
+    diff_kind(
+        "vpc",
+        &a.vpcs,
+        &b.vpcs,
+        |o| &o.id,
+        |o| &o.name,
+        &[],
+        unknown("vpc"),
+        &mut d,
+    );
     diff_kind(
         "subnet",
         &a.subnets,
@@ -370,6 +403,7 @@ pub fn diff(a: &Topology, b: &Topology) -> Diff {
         |o| &o.id,
         |o| &o.name,
         &[],
+        unknown("subnet"),
         &mut d,
     );
     diff_kind(
@@ -379,6 +413,7 @@ pub fn diff(a: &Topology, b: &Topology) -> Diff {
         |o| &o.id,
         |o| &o.name,
         &[],
+        unknown("host"),
         &mut d,
     );
     diff_kind(
@@ -388,6 +423,7 @@ pub fn diff(a: &Topology, b: &Topology) -> Diff {
         |o| &o.id,
         |o| &o.name,
         &[],
+        unknown("load_balancer"),
         &mut d,
     );
     diff_kind(
@@ -397,6 +433,7 @@ pub fn diff(a: &Topology, b: &Topology) -> Diff {
         |o| &o.id,
         |o| &o.name,
         &[],
+        unknown("target_group"),
         &mut d,
     );
     diff_kind(
@@ -406,6 +443,7 @@ pub fn diff(a: &Topology, b: &Topology) -> Diff {
         |o| &o.id,
         |o| &o.name,
         &[],
+        unknown("gateway"),
         &mut d,
     );
     diff_kind(
@@ -415,6 +453,7 @@ pub fn diff(a: &Topology, b: &Topology) -> Diff {
         |o| &o.id,
         |o| &o.name,
         &["routes"],
+        unknown("route_table"),
         &mut d,
     );
     diff_kind(
@@ -424,6 +463,7 @@ pub fn diff(a: &Topology, b: &Topology) -> Diff {
         |o| &o.id,
         |o| &o.name,
         &["rules"],
+        unknown("firewall"),
         &mut d,
     );
     diff_kind(
@@ -433,6 +473,7 @@ pub fn diff(a: &Topology, b: &Topology) -> Diff {
         |o| &o.id,
         |o| &o.name,
         &[],
+        unknown("peering"),
         &mut d,
     );
 
@@ -495,6 +536,184 @@ pub fn diff(a: &Topology, b: &Topology) -> Diff {
     d
 }
 
+/// Fields of each kind that drift compares only when both sides know them (neither is null nor
+/// empty): what a Terraform state records and the API does not say, or the reverse.
+///
+/// * `vpc`: `region` (the state of a data source may lack it), `main_route_table` (DigitalOcean
+///   has none; the AWS API says it through route table associations), `tags`.
+/// * `subnet`: `zone`, `region`, `public` (the state's `map_public_ip_on_launch` vs the API's
+///   route to an internet gateway), `tags`.
+/// * `host`: `subnet`, `zone`, `public_ip` (the state keeps the address of the last apply),
+///   `state`, `source_dest_check`, `interfaces`, `security_groups` (DigitalOcean firewalls name
+///   their droplets, droplets do not name their firewalls), `tags`.
+/// * `load_balancer`: `kind` (DigitalOcean's API often omits `type`; the state has its size),
+///   `dns_name`, `region`, `subnets`, `security_groups`, `internal`, `ip`.
+/// * `target_group`, `gateway`, `route_table`, `peering`: `tags`, `region`.
+/// * `firewall`: `vpc` (DigitalOcean firewalls belong to no VPC).
+///
+/// Always ignored: VPCs the state only references (placeholders), objects of other providers
+/// than the live side's (see [`drift`]), and on DigitalOcean the IPv6 addresses in a droplet's
+/// `private_ips` (the state keeps only `ipv4_address_private`).
+pub fn drift_unknown_when_missing(kind: &str) -> &'static [&'static str] {
+    match kind {
+        "vpc" => &["region", "main_route_table", "tags"],
+        "subnet" => &["zone", "region", "public", "tags"],
+        "host" => &[
+            "subnet",
+            "zone",
+            "public_ip",
+            "state",
+            "source_dest_check",
+            "interfaces",
+            "security_groups",
+            "tags",
+        ],
+        "load_balancer" => &[
+            "kind",
+            "dns_name",
+            "region",
+            "subnets",
+            "security_groups",
+            "internal",
+            "ip",
+        ],
+        "target_group" | "gateway" | "route_table" | "peering" => &["tags", "region"],
+        "firewall" => &["vpc"],
+        _ => &[],
+    }
+}
+
+/// Every field [`drift_unknown_when_missing`] names, as `kind.field`.
+pub fn drift_ignored_fields() -> Vec<String> {
+    [
+        "vpc",
+        "subnet",
+        "host",
+        "load_balancer",
+        "target_group",
+        "gateway",
+        "route_table",
+        "firewall",
+        "peering",
+    ]
+    .iter()
+    .flat_map(|k| {
+        drift_unknown_when_missing(k)
+            .iter()
+            .map(move |f| format!("{k}.{f}"))
+    })
+    .collect()
+}
+
+/// The objects of `t` that belong to `provider` (all of them when `None`), without placeholder
+/// VPCs. Subnets, route tables, gateways, target groups and peerings follow their VPC's provider
+/// (kept when their VPC is unknown).
+fn scoped(t: &Topology, provider: Option<Provider>) -> Topology {
+    let mut out = t.clone();
+    out.vpcs.retain(|v| !v.placeholder);
+    let Some(p) = provider else {
+        return out;
+    };
+    let vpc_provider: BTreeMap<&str, Provider> =
+        t.vpcs.iter().map(|v| (v.id.as_str(), v.provider)).collect();
+    let keep = |vpc: Option<&str>| match vpc.and_then(|v| vpc_provider.get(v)) {
+        Some(vp) => *vp == p,
+        None => true,
+    };
+    out.vpcs.retain(|v| v.provider == p);
+    out.hosts.retain(|h| h.provider == p);
+    out.load_balancers.retain(|l| l.provider == p);
+    out.subnets.retain(|s| keep(s.vpc.as_deref()));
+    out.route_tables.retain(|r| keep(r.vpc.as_deref()));
+    out.gateways.retain(|g| keep(g.vpc.as_deref()));
+    out.target_groups.retain(|g| keep(g.vpc.as_deref()));
+    out.peerings.retain(|x| keep(Some(x.vpc.as_str())));
+    out.firewalls.retain(|f| match (p, f.kind) {
+        (Provider::Digitalocean, k) => k == FirewallKind::Digitalocean,
+        (Provider::Gcp, k) => k == FirewallKind::Gcp,
+        (Provider::Aws, k) => k == FirewallKind::SecurityGroup,
+        (Provider::Other, _) => true,
+    });
+    if p == Provider::Digitalocean {
+        for h in &mut out.hosts {
+            h.private_ips.retain(|a| a.is_ipv4());
+        }
+    }
+    out
+}
+
+/// The drift between a Terraform state's topology and the live API's (or a snapshot of it):
+/// objects matched by provider id; `added` = only live, `removed` = only in the state, `changed`
+/// = fields that differ, firewall rules and routes added and removed. Only objects of `provider`
+/// are compared (the state may hold several clouds); fields one side cannot know are compared
+/// only when both know them ([`drift_unknown_when_missing`]).
+pub fn drift(state: &Topology, live: &Topology, provider: Option<Provider>) -> Diff {
+    let (s, l) = (scoped(state, provider), scoped(live, provider));
+    diff_with(&s, &l, &drift_unknown_when_missing)
+}
+
+/// One line per drift, worded from the state's point of view.
+pub fn drift_lines(d: &Diff) -> Vec<String> {
+    let mut out = Vec::new();
+    for o in &d.added {
+        out.push(format!(
+            "+ {} {} ({}): live, not in the state",
+            o.kind, o.name, o.id
+        ));
+    }
+    for o in &d.removed {
+        out.push(format!(
+            "- {} {} ({}): in the state, not live",
+            o.kind, o.name, o.id
+        ));
+    }
+    for c in &d.changed {
+        for f in &c.fields {
+            out.push(format!(
+                "~ {} {} ({}): {} state {} → live {}",
+                c.object.kind, c.object.name, c.object.id, f.field, f.before, f.after
+            ));
+        }
+    }
+    for r in &d.rules {
+        for rule in &r.added {
+            out.push(format!(
+                "+ rule in {} ({}): live only: {}",
+                r.firewall.name,
+                r.firewall.id,
+                describe_rule(rule)
+            ));
+        }
+        for rule in &r.removed {
+            out.push(format!(
+                "- rule in {} ({}): state only: {}",
+                r.firewall.name,
+                r.firewall.id,
+                describe_rule(rule)
+            ));
+        }
+    }
+    for r in &d.routes {
+        for route in &r.added {
+            out.push(format!(
+                "+ route in {} ({}): live only: {}",
+                r.route_table.name,
+                r.route_table.id,
+                describe_route(route)
+            ));
+        }
+        for route in &r.removed {
+            out.push(format!(
+                "- route in {} ({}): state only: {}",
+                r.route_table.name,
+                r.route_table.id,
+                describe_route(route)
+            ));
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -505,6 +724,99 @@ mod tests {
         crate::tfstate::import_reader(StateReader::new(Shape::instances(n)), "s")
             .unwrap()
             .0
+    }
+
+    fn do_topology() -> Topology {
+        serde_json::from_value(serde_json::json!({
+            "vpcs": [
+                {"id": "vpc-1", "name": "prod", "provider": "digitalocean", "region": "nyc1",
+                 "cidrs": ["10.10.10.0/24"]},
+                {"id": "vpc-aws", "name": "aws", "provider": "aws", "cidrs": ["10.0.0.0/16"]},
+                {"id": "vpc-ref", "name": "vpc-ref", "provider": "digitalocean", "placeholder": true}
+            ],
+            "hosts": [
+                {"id": "101", "name": "web", "provider": "digitalocean", "vpc": "vpc-1",
+                 "private_ips": ["10.10.10.2"], "public_ip": "203.0.113.5", "state": "active",
+                 "labels": ["web"]},
+                {"id": "102", "name": "db", "provider": "digitalocean", "vpc": "vpc-1",
+                 "private_ips": ["10.10.10.3"], "state": "active"},
+                {"id": "i-1", "name": "aws-host", "provider": "aws", "vpc": "vpc-aws"}
+            ],
+            "load_balancers": [
+                {"id": "lb-1", "name": "front", "provider": "digitalocean", "vpc": "vpc-1",
+                 "kind": "lb-small", "targets": ["101"],
+                 "listeners": [{"port": 443, "protocol": "https", "target_port": 8080}]}
+            ],
+            "firewalls": [
+                {"id": "fw-1", "name": "web", "kind": "digitalocean",
+                 "applies_to": {"by": "hosts", "ids": ["101"], "labels": []},
+                 "rules": [
+                    {"direction": "ingress", "action": "allow", "protocol": "tcp",
+                     "ports": {"from": 22, "to": 22},
+                     "peers": [{"kind": "cidr", "value": "10.99.0.0/24"}]}
+                 ]},
+                {"id": "sg-1", "name": "aws-sg", "kind": "security_group",
+                 "applies_to": {"by": "membership"}}
+            ]
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn no_drift_when_the_api_lacks_what_it_cannot_know() {
+        let state = do_topology();
+        let mut live = state.clone();
+        // The API knows nothing of AWS, of placeholders; it omits the LB type, adds a v6
+        // private address and has no region on the droplet.
+        live.vpcs
+            .retain(|v| v.provider == Provider::Digitalocean && !v.placeholder);
+        live.hosts.retain(|h| h.provider == Provider::Digitalocean);
+        live.firewalls
+            .retain(|f| f.kind == FirewallKind::Digitalocean);
+        live.load_balancers[0].kind = None;
+        live.hosts[0].private_ips.push("fd00::2".parse().unwrap());
+        live.hosts[1].state = None;
+        let d = drift(&state, &live, Some(Provider::Digitalocean));
+        assert!(d.is_empty(), "{:?}", drift_lines(&d));
+        // Without the scope, the AWS objects are "in the state, not live".
+        let all = drift(&state, &live, None);
+        assert_eq!(all.removed.len(), 3, "{:?}", drift_lines(&all));
+    }
+
+    #[test]
+    fn drift_added_removed_changed_one_line_each() {
+        let state = do_topology();
+        let mut live = state.clone();
+        live.hosts.remove(1); // db destroyed outside Terraform
+        let mut extra = live.hosts[0].clone();
+        extra.id = "103".into();
+        extra.name = "hand-made".into();
+        live.hosts.push(extra);
+        live.hosts[0].private_ips = vec!["10.10.10.9".parse().unwrap()];
+        live.hosts[0].state = Some("off".into());
+        live.vpcs[0].cidrs = vec!["10.10.20.0/24".parse().unwrap()];
+        live.firewalls[0].rules[0].peers = vec![Peer::Cidr("0.0.0.0/0".parse().unwrap())];
+        let d = drift(&state, &live, Some(Provider::Digitalocean));
+        let lines = drift_lines(&d);
+        assert_eq!(d.added.len(), 1, "{lines:?}");
+        assert_eq!(d.added[0].id, "103");
+        assert_eq!(d.removed.len(), 1, "{lines:?}");
+        assert_eq!(d.removed[0].id, "102");
+        assert_eq!(d.rules.len(), 1);
+        let expect = [
+            "+ host hand-made (103): live, not in the state",
+            "- host db (102): in the state, not live",
+            "~ vpc prod (vpc-1): cidrs state [\"10.10.10.0/24\"] → live [\"10.10.20.0/24\"]",
+            "~ host web (101): private_ips state [\"10.10.10.2\"] → live [\"10.10.10.9\"]",
+            "~ host web (101): state state \"active\" → live \"off\"",
+            "+ rule in web (fw-1): live only: ingress allow tcp 22 0.0.0.0/0",
+            "- rule in web (fw-1): state only: ingress allow tcp 22 10.99.0.0/24",
+        ];
+        for e in expect {
+            assert!(lines.iter().any(|l| l == e), "{e:?} not in {lines:?}");
+        }
+        assert_eq!(lines.len(), expect.len(), "{lines:?}");
+        assert!(drift_ignored_fields().contains(&"load_balancer.kind".to_string()));
     }
 
     #[test]
