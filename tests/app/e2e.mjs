@@ -253,6 +253,39 @@ try {
   await browser.$("#qr-dialog").waitForExist({ reverse: true, timeout: 5000 });
   check(true, "Escape closes the QR dialog");
 
+  // Import from a QR picture: the profile's QR drawn to a PNG in the page, then given to the
+  // QR file input as a user would.
+  const png = await browser.executeAsync((done) => {
+    globalThis.__gatehouse.commands.profileQr("work").then((r) => {
+      if (r.status !== "ok") return done({ error: r.error.message });
+      const img = new Image();
+      img.onload = () => {
+        const c = document.createElement("canvas");
+        c.width = 600;
+        c.height = 600;
+        const g = c.getContext("2d");
+        g.fillStyle = "#fff";
+        g.fillRect(0, 0, 600, 600);
+        g.drawImage(img, 20, 20, 560, 560);
+        try {
+          done({ data: c.toDataURL("image/png").split(",")[1] });
+        } catch (e) {
+          done({ error: String(e) });
+        }
+      };
+      img.onerror = () => done({ error: "the QR SVG did not load as an image" });
+      img.src = `data:image/svg+xml;charset=utf-8,${encodeURIComponent(r.data)}`;
+    });
+  });
+  check(png.data, `the QR code renders to a PNG (${png.error ?? "ok"})`);
+  const qrFile = resolve(scratch, "phone.png");
+  writeFileSync(qrFile, Buffer.from(png.data, "base64"));
+  await browser.$("#import-qr").setValue(qrFile);
+  await browser.$('[data-connection="phone"]').waitForExist({ timeout: 15000 });
+  const phone = await cmd("profileText", "phone");
+  check(phone.status === "ok" && phone.data.includes("AllowedIPs = 10.77.0.0/24"), "a QR picture imports as a profile");
+  check((await cmd("deleteProfile", "phone")).status === "ok", "the QR-imported profile is deleted again");
+
   await (await action("export")).click();
   const pathInput = await browser.$("#export-path");
   await pathInput.waitForExist({ timeout: 5000 });
