@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { bounds, fit, pan, search, visible, zoomAt, MAX_SCALE, MIN_SCALE } from "./viewport";
+import { bounds, fit, hit, pan, paths, search, visible, zoomAt, MAX_SCALE, MIN_SCALE } from "./viewport";
 
 const grid = (n: number) =>
   Array.from({ length: n }, (_, i) => ({ x: (i % 100) * 140, y: Math.floor(i / 100) * 48, w: 132, h: 40, name: `h${i}`, ips: [`10.0.${Math.floor(i / 250)}.${i % 250}`], groups: i % 2 ? ["sg-odd"] : [] }));
@@ -63,5 +63,28 @@ describe("viewport", () => {
     expect(search(items, "10.0.0.7").map((h) => h.name)).toEqual(["h7"]);
     expect(search(items, "SG-ODD").length).toBe(5);
     expect(search(items, "  ")).toEqual([]);
+  });
+
+  it("draws a dense map as one path per verdict", () => {
+    const rs = [
+      { x: 0, y: 0, w: 10, h: 5, v: "a" },
+      { x: 20, y: 0, w: 10, h: 5, v: "b" },
+      { x: 40, y: 10, w: 2, h: 3, v: "a" },
+    ];
+    expect(paths(rs, (r) => r.v)).toEqual([
+      { group: "a", d: "M0 0h10v5h-10zM40 10h2v3h-2z" },
+      { group: "b", d: "M20 0h10v5h-10z" },
+    ]);
+    expect(paths([], () => "x")).toEqual([]);
+  });
+
+  it("finds the host under a point", () => {
+    const rs = [
+      { x: 0, y: 0, w: 10, h: 10, n: 1 },
+      { x: 5, y: 5, w: 10, h: 10, n: 2 },
+    ];
+    expect(hit(rs, 7, 7)?.n).toBe(2);
+    expect(hit(rs, 2, 2)?.n).toBe(1);
+    expect(hit(rs, 50, 50)).toBeUndefined();
   });
 });

@@ -97,3 +97,30 @@ export function search<T extends { name: string; ips: string[]; groups: string[]
 function clamp(n: number, lo: number, hi: number): number {
   return Math.min(hi, Math.max(lo, n));
 }
+
+/** Above this many hosts in view, the map draws them as one path per verdict (see `paths`). */
+export const DENSE = 1200;
+
+/**
+ * One SVG path per group (the verdict): every rectangle of the group as a closed subpath.
+ * A few elements instead of thousands when a big map is seen whole.
+ */
+export function paths<T extends Rect>(items: T[], group: (r: T) => string): { group: string; d: string }[] {
+  const parts = new Map<string, string[]>();
+  for (const r of items) {
+    const g = group(r);
+    let p = parts.get(g);
+    if (!p) parts.set(g, (p = []));
+    p.push(`M${r.x} ${r.y}h${r.w}v${r.h}h${-r.w}z`);
+  }
+  return [...parts].map(([g, p]) => ({ group: g, d: p.join("") }));
+}
+
+/** The last item (the one drawn on top) containing the drawing point (x, y), if any. */
+export function hit<T extends Rect>(items: T[], x: number, y: number): T | undefined {
+  for (let i = items.length - 1; i >= 0; i--) {
+    const r = items[i];
+    if (x >= r.x && x <= r.x + r.w && y >= r.y && y <= r.y + r.h) return r;
+  }
+  return undefined;
+}
