@@ -173,6 +173,23 @@ impl Keyring {
         }
     }
 
+    /// Stores a text secret that is not a WireGuard key (an API token), replacing an existing
+    /// value.
+    pub fn set_text(&self, account: &str, text: &str) -> Result<(), SecretError> {
+        self.entry(account)?
+            .set_password(text)
+            .map_err(|e| map_keyring_error(account, &e))
+    }
+
+    /// Reads a text secret stored with [`Keyring::set_text`]; `None` when there is no such entry.
+    pub fn get_text(&self, account: &str) -> Result<Option<Zeroizing<String>>, SecretError> {
+        match self.entry(account)?.get_password() {
+            Ok(text) => Ok(Some(Zeroizing::new(text))),
+            Err(keyring::Error::NoEntry) => Ok(None),
+            Err(e) => Err(map_keyring_error(account, &e)),
+        }
+    }
+
     /// Removes one secret; a missing entry is not an error.
     pub fn delete(&self, account: &str) -> Result<(), SecretError> {
         match self.entry(account)?.delete_credential() {
