@@ -23,11 +23,11 @@ chmod 700 "$scratch"
 trap 'rm -rf "$scratch"' EXIT
 mkdir -m 700 "$scratch/runtime" "$scratch/config" "$scratch/home"
 rm -rf tests/artifacts/app
-# A fresh profile store, settings, runtime dir, WebKit data dir and autostart folder: the user's
-# own are never touched.
+# A fresh profile store, settings, runtime dir, WebKit data dir and home (start at login writes
+# $HOME/.config/autostart): the user's own are never touched.
 export GATEHOUSE_CONFIG_DIR="$scratch/config" XDG_RUNTIME_DIR="$scratch/runtime" \
   XDG_DATA_HOME="$scratch/home/data" XDG_CACHE_HOME="$scratch/home/cache" \
-  XDG_CONFIG_HOME="$scratch/home/config" \
+  XDG_CONFIG_HOME="$scratch/home/config" HOME="$scratch/home" GATEHOUSE_E2E_SCRATCH_HOME=1 \
   NO_AT_BRIDGE=1 GATEHOUSE_APP_BIN="$bin"
 # Imported profiles keep their keys in the Secret Service: an unlocked gnome-keyring on a private
 # bus (with-keyring.sh, which also gives it its own runtime and data dirs).

@@ -366,12 +366,31 @@ try {
   check(info.length > 10, `the mode section says: "${info}"`);
   const ks = await browser.$("#setting-kill_switch");
   const nt = await browser.$("#setting-notifications");
+  const sl = await browser.$("#setting-start_at_login");
   await ks.waitForEnabled({ timeout: 10000 });
   const before = { ks: await ks.isSelected(), nt: await nt.isSelected() };
   await ks.click();
   await browser.waitUntil(async () => (await ks.isEnabled()) && (await ks.isSelected()) !== before.ks, { timeout: 10000 });
   await nt.click();
   await browser.waitUntil(async () => (await nt.isEnabled()) && (await nt.isSelected()) !== before.nt, { timeout: 10000 });
+  // Start at login writes $HOME/.config/autostart: only with the scratch home app-e2e.sh sets.
+  const autostart = resolve(process.env.HOME ?? "/nonexistent", ".config/autostart");
+  const scratchHome = process.env.GATEHOUSE_E2E_SCRATCH_HOME === "1";
+  const autostartFiles = () => {
+    try {
+      return readdirSync(autostart).filter((f) => f.endsWith(".desktop"));
+    } catch {
+      return [];
+    }
+  };
+  if (scratchHome) {
+    check(!(await sl.isSelected()) && autostartFiles().length === 0, "start at login is off at first");
+    await sl.click();
+    await browser.waitUntil(async () => (await sl.isEnabled()) && (await sl.isSelected()), { timeout: 10000 });
+    check(autostartFiles().length === 1, `start at login writes ${autostart}/${autostartFiles()[0]}`);
+  } else {
+    console.warn("note: start at login is not toggled (HOME is not a scratch dir; run through scripts/app-e2e.sh)");
+  }
   await browser.$("#theme-dark").click();
   await browser.waitUntil(() => browser.execute(() => document.documentElement.dataset.theme === "dark"), { timeout: 10000 });
   await browser.refresh();
@@ -383,13 +402,22 @@ try {
     dark: await browser.$("#theme-dark").isSelected(),
     applied: await browser.execute(() => document.documentElement.dataset.theme),
   };
-  check(afterReload.ks === !before.ks && afterReload.nt === !before.nt && afterReload.dark && afterReload.applied === "dark", `settings survive a reload (${JSON.stringify(afterReload)})`);
+  afterReload.sl = await browser.$("#setting-start_at_login").isSelected();
+  check(
+    afterReload.ks === !before.ks && afterReload.nt === !before.nt && afterReload.dark && afterReload.applied === "dark" && afterReload.sl === scratchHome,
+    `settings survive a reload (${JSON.stringify(afterReload)})`,
+  );
   await shot("settings-dark-after-reload");
   // Put them back (the kill switch must not stay on for the rest of the run).
   await browser.$("#setting-kill_switch").click();
   await browser.waitUntil(async () => (await browser.$("#setting-kill_switch").isEnabled()) && (await browser.$("#setting-kill_switch").isSelected()) === before.ks, { timeout: 10000 });
   await browser.$("#setting-notifications").click();
   await browser.waitUntil(async () => (await browser.$("#setting-notifications").isEnabled()) && (await browser.$("#setting-notifications").isSelected()) === before.nt, { timeout: 10000 });
+  if (scratchHome) {
+    await browser.$("#setting-start_at_login").click();
+    await browser.waitUntil(async () => (await browser.$("#setting-start_at_login").isEnabled()) && !(await browser.$("#setting-start_at_login").isSelected()), { timeout: 10000 });
+    check(autostartFiles().length === 0, "turning start at login off removes the autostart entry");
+  }
   await browser.$("#theme-system").click();
   await browser.waitUntil(() => browser.execute(() => document.documentElement.dataset.theme === undefined), { timeout: 10000 });
   await openTab("connections", '[data-connection="demo"]');
