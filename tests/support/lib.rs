@@ -3,6 +3,7 @@
 pub mod daemon;
 pub mod keyring;
 pub mod lab;
+pub mod moto;
 pub mod netns;
 pub mod netstack;
 

@@ -8,6 +8,7 @@ mod profile_cmd;
 mod scan_cmd;
 mod service_cmd;
 mod tunnel_cmd;
+mod vpc_aws_cmd;
 mod vpc_cmd;
 
 use clap::{Parser, Subcommand};

@@ -361,11 +361,35 @@ fn describe(e: &reqwest::Error, url: &reqwest::Url) -> String {
     text
 }
 
+/// What an import will read: the profile (name and keys) and the regions. Cheap (no request);
+/// the CLI names the snapshot source with it before importing.
+#[derive(Debug, Clone)]
+pub struct Target {
+    /// The profile in use (`--profile`, `AWS_PROFILE` or `default`).
+    pub profile: Profile,
+    /// The regions.
+    pub regions: Vec<String>,
+}
+
+impl Target {
+    /// Resolves the profile and the regions of `settings` in `env`.
+    pub fn resolve(settings: &Settings, env: &Env) -> Result<Target, LiveError> {
+        let name = credentials::profile_name(env, settings.profile.as_deref());
+        let profile = Profile::load(env, &name)?;
+        let regions = regions(env, &profile, &settings.regions)?;
+        Ok(Target { profile, regions })
+    }
+
+    /// The snapshot store's source name ([`source_name`]).
+    pub fn source(&self) -> String {
+        source_name(&self.profile.name, &self.regions)
+    }
+}
+
 /// Imports the regions `settings` and `env` name, with the credentials they give.
 pub fn import(settings: &Settings, env: &Env) -> Result<LiveImport, LiveError> {
-    let profile_name = credentials::profile_name(env, settings.profile.as_deref());
-    let profile = Profile::load(env, &profile_name)?;
-    let regions = regions(env, &profile, &settings.regions)?;
+    let Target { profile, regions } = Target::resolve(settings, env)?;
+    let profile_name = profile.name.clone();
     let mut endpoints = Vec::new();
     for r in &regions {
         endpoints.push((

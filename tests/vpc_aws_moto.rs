@@ -1,0 +1,726 @@
+//! `gatehouse vpc aws` against moto in server mode (PyPI `moto[server]`) on 127.0.0.1, seeded
+//! with boto3 (`support/seed_moto.py`): the imported topology is exactly the seeded one plus what
+//! AWS creates by itself (each region's default VPC, each VPC's default security group and main
+//! route table), across two regions, with NextToken paging; credentials from the environment, a
+//! credentials-file profile and a credential_process; SigV4 signatures checked by moto's own
+//! authentication; a 403, a 500 and a timeout each fail clearly and leave the previous snapshot
+//! byte for byte.
+//!
+//! Needs moto (scripts/install-deps.sh puts it in /opt/gatehouse/moto-venv) and the gatehouse
+//! binary (`cargo build -p gatehouse-cli`). No root.
+
+use std::collections::BTreeSet;
+use std::io::{Read, Write};
+use std::net::TcpListener;
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::process::{Command, Output};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use gatehouse_e2e::gatehouse_bin;
+use gatehouse_e2e::moto::{self, Moto};
+use gatehouse_vpc::model::{Direction, Peer, Protocol, RouteTarget, Topology};
+use gatehouse_vpc::snapshot::Snapshot;
+use gatehouse_vpc::store::SnapshotStore;
+use serde_json::Value;
+
+const PRIMARY: &str = "eu-west-1";
+const SECONDARY: &str = "us-east-1";
+
+/// `gatehouse vpc aws ARGS` with only the AWS variables given (none inherited), `HOME` and the
+/// config directory in `home`.
+fn gatehouse(home: &Path, env: &[(&str, &str)], args: &[&str]) -> Output {
+    let mut cmd = Command::new(gatehouse_bin());
+    cmd.args(["vpc", "aws"]).args(args);
+    for (k, _) in std::env::vars() {
+        if k.starts_with("AWS_") {
+            cmd.env_remove(k);
+        }
+    }
+    cmd.env("HOME", home)
+        .env("GATEHOUSE_CONFIG_DIR", home.join("gatehouse"));
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.output().expect("run gatehouse")
+}
+
+fn json_of(out: &Output) -> Value {
+    assert!(
+        out.status.success(),
+        "gatehouse failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("JSON on stdout")
+}
+
+fn topology_of(v: &Value) -> Topology {
+    serde_json::from_value(v["topology"].clone()).expect("a topology")
+}
+
+fn strs(v: &Value) -> Vec<String> {
+    v.as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|x| x.as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn set<I: IntoIterator<Item = String>>(i: I) -> BTreeSet<String> {
+    i.into_iter().collect()
+}
+
+/// Asserts that `t` holds exactly what `m` (the seed script's output for `regions`) says.
+fn check(t: &Topology, m: &Value, regions: &[&str]) {
+    let mut vpcs = BTreeSet::new();
+    let mut subnets = BTreeSet::new();
+    let mut hosts = BTreeSet::new();
+    let mut sgs = BTreeSet::new();
+    let mut rts = BTreeSet::new();
+    let mut gws = BTreeSet::new();
+    let mut lbs = BTreeSet::new();
+    let mut tgs = BTreeSet::new();
+    for r in regions {
+        let s = &m[*r];
+        let imp = &s["implicit"];
+        vpcs.extend(
+            s["vpcs"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v["id"].as_str().unwrap().to_string()),
+        );
+        vpcs.extend(
+            imp["vpcs"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v["id"].as_str().unwrap().to_string()),
+        );
+        subnets.extend(
+            s["subnets"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v["id"].as_str().unwrap().to_string()),
+        );
+        subnets.extend(
+            imp["subnets"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v["id"].as_str().unwrap().to_string()),
+        );
+        hosts.extend(
+            s["hosts"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v["id"].as_str().unwrap().to_string()),
+        );
+        sgs.extend(
+            s["security_groups"]
+                .as_object()
+                .unwrap()
+                .values()
+                .map(|v| v.as_str().unwrap().to_string()),
+        );
+        sgs.extend(strs(&imp["security_groups"]));
+        rts.extend(
+            s["route_tables"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v["id"].as_str().unwrap().to_string()),
+        );
+        rts.extend(
+            imp["route_tables"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v["id"].as_str().unwrap().to_string()),
+        );
+        gws.extend(strs(&s["igws"]));
+        gws.extend(strs(&imp["igws"]));
+        gws.extend(
+            s["nats"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v["id"].as_str().unwrap().to_string()),
+        );
+        lbs.extend(
+            s["load_balancers"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v["arn"].as_str().unwrap().to_string()),
+        );
+        tgs.extend(
+            s["target_groups"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v["arn"].as_str().unwrap().to_string()),
+        );
+    }
+    // Ids, kind by kind: nothing missing, nothing extra.
+    assert_eq!(set(t.vpcs.iter().map(|x| x.id.clone())), vpcs, "VPCs");
+    assert_eq!(
+        set(t.subnets.iter().map(|x| x.id.clone())),
+        subnets,
+        "subnets"
+    );
+    assert_eq!(set(t.hosts.iter().map(|x| x.id.clone())), hosts, "hosts");
+    assert_eq!(
+        set(t.firewalls.iter().map(|x| x.id.clone())),
+        sgs,
+        "security groups"
+    );
+    assert_eq!(
+        set(t.route_tables.iter().map(|x| x.id.clone())),
+        rts,
+        "route tables"
+    );
+    assert_eq!(
+        set(t.gateways.iter().map(|x| x.id.clone())),
+        gws,
+        "gateways"
+    );
+    assert_eq!(
+        set(t.load_balancers.iter().map(|x| x.id.clone())),
+        lbs,
+        "load balancers"
+    );
+    assert_eq!(
+        set(t.target_groups.iter().map(|x| x.id.clone())),
+        tgs,
+        "target groups"
+    );
+    assert!(t.peerings.is_empty());
+    // And no duplicates.
+    let c = t.counts();
+    assert_eq!(
+        (
+            c.vpcs,
+            c.subnets,
+            c.hosts,
+            c.firewalls,
+            c.route_tables,
+            c.gateways,
+            c.load_balancers,
+            c.target_groups
+        ),
+        (
+            vpcs.len(),
+            subnets.len(),
+            hosts.len(),
+            sgs.len(),
+            rts.len(),
+            gws.len(),
+            lbs.len(),
+            tgs.len()
+        )
+    );
+
+    for r in regions {
+        let s = &m[*r];
+        let imp = &s["implicit"];
+        for v in s["vpcs"].as_array().unwrap() {
+            let got = t.vpc(v["id"].as_str().unwrap()).unwrap();
+            assert_eq!(got.name, v["name"].as_str().unwrap());
+            assert_eq!(got.cidrs[0].to_string(), v["cidr"].as_str().unwrap());
+            assert_eq!(got.region.as_deref(), Some(*r));
+            assert!(!got.placeholder);
+        }
+        // Each region's default VPC: moto's 172.31.0.0/16 with one /20 per zone, no gateway.
+        for v in imp["vpcs"].as_array().unwrap() {
+            assert_eq!(v["default"], true);
+            let got = t.vpc(v["id"].as_str().unwrap()).unwrap();
+            assert_eq!(got.cidrs[0].to_string(), "172.31.0.0/16");
+            assert_eq!(got.region.as_deref(), Some(*r));
+        }
+        for sn in s["subnets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .chain(imp["subnets"].as_array().unwrap())
+        {
+            let got = t.subnet(sn["id"].as_str().unwrap()).unwrap();
+            assert_eq!(got.cidr.unwrap().to_string(), sn["cidr"].as_str().unwrap());
+            assert_eq!(got.vpc.as_deref(), sn["vpc"].as_str());
+            if let Some(name) = sn["name"].as_str() {
+                assert_eq!(got.name, name);
+                assert_eq!(got.public, sn["public"].as_bool(), "{}", got.name);
+            }
+        }
+        // The main route tables AWS made: main, no routes but the implicit local one.
+        for rt in imp["route_tables"].as_array().unwrap() {
+            let got = t
+                .route_tables
+                .iter()
+                .find(|x| x.id == rt["id"].as_str().unwrap())
+                .unwrap();
+            assert!(got.main);
+            assert!(got.routes.is_empty(), "{got:?}");
+            assert_eq!(got.vpc.as_deref(), rt["vpc"].as_str());
+            assert_eq!(
+                t.vpc(rt["vpc"].as_str().unwrap())
+                    .unwrap()
+                    .main_route_table
+                    .as_deref(),
+                Some(got.id.as_str())
+            );
+        }
+        for rt in s["route_tables"].as_array().unwrap() {
+            let got = t
+                .route_tables
+                .iter()
+                .find(|x| x.id == rt["id"].as_str().unwrap())
+                .unwrap();
+            assert_eq!(got.name, rt["name"].as_str().unwrap());
+            assert!(!got.main);
+            assert_eq!(got.subnets, strs(&rt["subnets"]));
+            assert_eq!(got.routes.len(), 1, "{got:?}");
+            assert_eq!(got.routes[0].destination.to_string(), "0.0.0.0/0");
+            let target_id = rt["default_route"][1].as_str().unwrap().to_string();
+            let want = match rt["default_route"][0].as_str().unwrap() {
+                "gateway" => RouteTarget::Gateway(target_id),
+                _ => RouteTarget::Nat(target_id),
+            };
+            assert_eq!(got.routes[0].target, want);
+        }
+        for n in s["nats"].as_array().unwrap() {
+            let got = t
+                .gateways
+                .iter()
+                .find(|g| g.id == n["id"].as_str().unwrap())
+                .unwrap();
+            assert_eq!(got.subnet.as_deref(), n["subnet"].as_str());
+            assert_eq!(
+                got.public_ip.map(|i| i.to_string()).as_deref(),
+                n["public_ip"].as_str()
+            );
+        }
+        for h in s["hosts"].as_array().unwrap() {
+            let got = t.host(h["id"].as_str().unwrap()).unwrap();
+            assert_eq!(got.name, h["name"].as_str().unwrap());
+            assert_eq!(got.subnet.as_deref(), h["subnet"].as_str());
+            assert_eq!(
+                got.private_ips
+                    .iter()
+                    .map(|i| i.to_string())
+                    .collect::<Vec<_>>(),
+                [h["ip"].as_str().unwrap()]
+            );
+            assert_eq!(got.security_groups, strs(&h["security_groups"]));
+            assert_eq!(got.tags.get("role").map(String::as_str), h["role"].as_str());
+            assert_eq!(got.state.as_deref(), Some("running"));
+            let subnet = t.subnet(got.subnet.as_deref().unwrap()).unwrap();
+            assert_eq!(got.vpc, subnet.vpc);
+        }
+        // Every default security group: moto gives it one rule, all traffic out.
+        for id in strs(&imp["security_groups"]) {
+            let got = t.firewall(&id).unwrap();
+            assert_eq!(got.name, "default");
+            assert_eq!(got.rules.len(), 1, "{got:?}");
+            assert_eq!(got.rules[0].direction, Direction::Egress);
+            assert_eq!(got.rules[0].protocol, Protocol::All);
+        }
+        for lb in s["load_balancers"].as_array().unwrap() {
+            let got = t
+                .load_balancers
+                .iter()
+                .find(|x| x.id == lb["arn"].as_str().unwrap())
+                .unwrap();
+            assert_eq!(got.name, lb["name"].as_str().unwrap());
+            assert_eq!(got.internal, Some(false));
+            assert_eq!(got.kind.as_deref(), Some("application"));
+            assert_eq!(got.region.as_deref(), Some(*r));
+            assert_eq!(set(got.subnets.clone()), set(strs(&lb["subnets"])));
+            assert_eq!(got.security_groups, strs(&lb["security_groups"]));
+            assert_eq!(got.listeners.len(), 1);
+            assert_eq!(
+                u64::from(got.listeners[0].port),
+                lb["listener_port"].as_u64().unwrap()
+            );
+            assert_eq!(
+                got.listeners[0].target_group.as_deref(),
+                lb["target_group"].as_str()
+            );
+        }
+        for tg in s["target_groups"].as_array().unwrap() {
+            let got = t
+                .target_groups
+                .iter()
+                .find(|x| x.id == tg["arn"].as_str().unwrap())
+                .unwrap();
+            assert_eq!(got.name, tg["name"].as_str().unwrap());
+            assert_eq!(got.port.map(u64::from), tg["port"].as_u64());
+            assert_eq!(set(got.targets.clone()), set(strs(&tg["targets"])));
+        }
+    }
+
+    // The seeded security groups, rule by rule.
+    if regions.contains(&PRIMARY) {
+        let g = &m[PRIMARY]["security_groups"];
+        let id = |k: &str| g[k].as_str().unwrap().to_string();
+        let rules = |sg: &str| {
+            let mut v: Vec<String> = t
+                .firewall(sg)
+                .unwrap()
+                .rules
+                .iter()
+                .map(|r| {
+                    let peers: Vec<String> = r
+                        .peers
+                        .iter()
+                        .map(|p| match p {
+                            Peer::Cidr(c) => c.to_string(),
+                            Peer::Group(g) => g.clone(),
+                            Peer::SelfGroup => "self".into(),
+                            other => format!("{other:?}"),
+                        })
+                        .collect();
+                    format!(
+                        "{:?} {:?} {} {} {}",
+                        r.direction,
+                        r.protocol,
+                        r.ports
+                            .map(|p| p.to_string())
+                            .unwrap_or_else(|| "all".into()),
+                        peers.join(","),
+                        r.description.clone().unwrap_or_default()
+                    )
+                })
+                .collect();
+            v.sort();
+            v
+        };
+        assert_eq!(
+            rules(&id("lb")),
+            [
+                "Egress All all 0.0.0.0/0 ",
+                "Ingress Tcp 80 0.0.0.0/0 internet"
+            ]
+        );
+        assert_eq!(
+            rules(&id("web")),
+            [
+                "Egress All all 0.0.0.0/0 ".to_string(),
+                "Ingress Tcp 22 10.8.0.0/24 vpn".to_string(),
+                format!("Ingress Tcp 8080 {} ", id("lb")),
+            ]
+        );
+        assert_eq!(
+            rules(&id("db")),
+            [
+                "Egress All all 0.0.0.0/0 ".to_string(),
+                "Ingress Tcp 5432 self ".to_string(),
+                format!("Ingress Tcp 5432 {} ", id("web")),
+            ]
+        );
+    }
+}
+
+#[test]
+fn live_import_matches_the_seeded_topology() {
+    if !moto::can_run("vpc_aws_moto::live_import_matches_the_seeded_topology") {
+        return;
+    }
+    let moto = Moto::start(&[]);
+    let m = moto.seed(PRIMARY, SECONDARY);
+    let home = tempfile::tempdir().unwrap();
+    let url = moto.url();
+    let env_creds = [
+        ("AWS_ENDPOINT_URL", url.as_str()),
+        ("AWS_ACCESS_KEY_ID", "AKIDGATEHOUSETEST"),
+        ("AWS_SECRET_ACCESS_KEY", "gatehouse-test-secret"),
+    ];
+
+    // Environment credentials, two regions, 5 items a page: nine instances take two pages.
+    let paged = json_of(&gatehouse(
+        home.path(),
+        &env_creds,
+        &[
+            "--json",
+            "--region",
+            PRIMARY,
+            "--region",
+            SECONDARY,
+            "--page-size",
+            "5",
+        ],
+    ));
+    let t = topology_of(&paged);
+    check(&t, &m, &[PRIMARY, SECONDARY]);
+    assert_eq!(paged["credentials_source"], "environment");
+    assert_eq!(paged["source"], "aws:default:eu-west-1,us-east-1");
+    assert_eq!(paged["endpoints"][0]["ec2"], url.as_str());
+    assert_eq!(paged["warnings"], serde_json::json!([]));
+
+    // The same with the default page size: the same topology, one request less (the second
+    // DescribeInstances page in the primary region), so NextToken was followed above.
+    let whole = json_of(&gatehouse(
+        home.path(),
+        &env_creds,
+        &["--json", "--region", &format!("{PRIMARY},{SECONDARY}")],
+    ));
+    assert_eq!(topology_of(&whole), t);
+    let (a, b) = (
+        paged["requests"].as_u64().unwrap(),
+        whole["requests"].as_u64().unwrap(),
+    );
+    assert_eq!(a, b + 1, "paged {a} requests, whole {b}");
+    // Per region: 8 EC2 calls, 2 ELBv2 calls, then one per load balancer and target group.
+    assert_eq!(b, 8 + 2 + 1 + 1 + 8 + 2);
+
+    // The store holds the last good snapshot, 0600, equal to what was printed.
+    let store = SnapshotStore::open(home.path().join("gatehouse/snapshots"));
+    let snap = store
+        .latest("aws:default:eu-west-1,us-east-1")
+        .unwrap()
+        .unwrap();
+    assert_eq!(snap.topology, t);
+    let file = Path::new(whole["snapshot_file"].as_str().unwrap());
+    assert_eq!(
+        std::fs::metadata(file).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+
+    // A profile from AWS_SHARED_CREDENTIALS_FILE, its region and endpoints from AWS_CONFIG_FILE
+    // (a `services` section), no AWS_ENDPOINT_URL and no key in the environment.
+    let files = tempfile::tempdir().unwrap();
+    let creds = files.path().join("creds");
+    let config = files.path().join("conf");
+    std::fs::write(
+        &creds,
+        "[seeded]\naws_access_key_id = AKIDFROMFILE\naws_secret_access_key = from-file-secret\n",
+    )
+    .unwrap();
+    let script = files.path().join("creds.sh");
+    std::fs::write(
+        &script,
+        "#!/bin/sh\necho '{\"Version\": 1, \"AccessKeyId\": \"AKIDPROCESS\", \"SecretAccessKey\": \"process-secret\"}'\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::write(
+        &config,
+        format!(
+            "[profile seeded]\nregion = {SECONDARY}\nservices = moto\n\n[profile proc]\nregion = {PRIMARY}\nendpoint_url = {url}\ncredential_process = {}\n\n[services moto]\nec2 =\n  endpoint_url = {url}\nelastic_load_balancing_v2 =\n  endpoint_url = {url}\n",
+            script.display()
+        ),
+    )
+    .unwrap();
+    let file_env = [
+        ("AWS_SHARED_CREDENTIALS_FILE", creds.to_str().unwrap()),
+        ("AWS_CONFIG_FILE", config.to_str().unwrap()),
+    ];
+    let v = json_of(&gatehouse(
+        home.path(),
+        &file_env,
+        &["--json", "--profile", "seeded"],
+    ));
+    assert_eq!(v["credentials_source"], "profile seeded");
+    assert_eq!(v["regions"], serde_json::json!([SECONDARY]));
+    check(&topology_of(&v), &m, &[SECONDARY]);
+
+    // credential_process, chosen through AWS_PROFILE.
+    let mut env = file_env.to_vec();
+    env.push(("AWS_PROFILE", "proc"));
+    let v = json_of(&gatehouse(home.path(), &env, &["--json"]));
+    assert_eq!(v["credentials_source"], "profile proc (credential_process)");
+    check(&topology_of(&v), &m, &[PRIMARY]);
+
+    // The text rendering names what was found.
+    let out = gatehouse(home.path(), &env_creds, &["--region", PRIMARY, "--no-save"]);
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("gatehouse-prod 10.20.0.0/16 eu-west-1"),
+        "{text}"
+    );
+    assert!(text.contains("load balancer prod-alb 80/http"), "{text}");
+}
+
+#[test]
+fn signatures_pass_moto_auth_and_a_403_keeps_the_snapshot() {
+    if !moto::can_run("vpc_aws_moto::signatures_pass_moto_auth_and_a_403_keeps_the_snapshot") {
+        return;
+    }
+    // moto checks every request's SigV4 signature and IAM policy after the first five (the
+    // users, keys and policy below).
+    let moto = Moto::start(&[("INITIAL_NO_AUTH_ACTION_COUNT", "5")]);
+    let keys = moto.python(&[
+        "-c",
+        &format!(
+            r#"
+import boto3, json
+iam = boto3.client("iam", region_name="us-east-1", endpoint_url="{}", aws_access_key_id="x", aws_secret_access_key="y")
+out = {{}}
+for user in ["reader", "nobody"]:
+    iam.create_user(UserName=user)
+    k = iam.create_access_key(UserName=user)["AccessKey"]
+    out[user] = [k["AccessKeyId"], k["SecretAccessKey"]]
+iam.put_user_policy(UserName="reader", PolicyName="describe", PolicyDocument=json.dumps({{
+    "Version": "2012-10-17",
+    "Statement": [{{"Effect": "Allow", "Action": ["ec2:Describe*", "elasticloadbalancing:Describe*"], "Resource": "*"}}]}}))
+print(json.dumps(out))
+"#,
+            moto.url()
+        ),
+    ]);
+    let keys: Value = serde_json::from_slice(&keys.stdout).unwrap();
+    let key = |u: &str, i: usize| keys[u][i].as_str().unwrap().to_string();
+    let home = tempfile::tempdir().unwrap();
+    let url = moto.url();
+    let run = |user: &str, secret: &str| {
+        gatehouse(
+            home.path(),
+            &[
+                ("AWS_ENDPOINT_URL", url.as_str()),
+                ("AWS_ACCESS_KEY_ID", key(user, 0).as_str()),
+                ("AWS_SECRET_ACCESS_KEY", secret),
+                ("AWS_REGION", PRIMARY),
+            ],
+            &["--json"],
+        )
+    };
+
+    // Signed by the reader: accepted; the region holds moto's default VPC only.
+    let v = json_of(&run("reader", &key("reader", 1)));
+    let t = topology_of(&v);
+    assert_eq!(t.vpcs.len(), 1);
+    assert_eq!(t.vpcs[0].cidrs[0].to_string(), "172.31.0.0/16");
+    let store = SnapshotStore::open(home.path().join("gatehouse/snapshots"));
+    let file = store.path("aws:default:eu-west-1").unwrap();
+    let before = std::fs::read(&file).unwrap();
+
+    // A user without the permission: 403, said plainly, exit 1, the snapshot untouched.
+    let out = run("nobody", &key("nobody", 1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("EC2 DescribeVpcs in eu-west-1: HTTP 403 AccessDenied"),
+        "{err}"
+    );
+    assert!(
+        err.contains("not authorized to perform: ec2:DescribeVpcs"),
+        "{err}"
+    );
+    assert!(
+        err.contains("the previous snapshot of aws:default:eu-west-1"),
+        "{err}"
+    );
+    assert!(!err.contains(&key("nobody", 1)), "the secret leaked: {err}");
+    assert_eq!(std::fs::read(&file).unwrap(), before);
+
+    // A wrong secret: the signature does not verify.
+    let out = run("reader", "not-the-secret");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("HTTP 401 AuthFailure"), "{err}");
+    assert_eq!(std::fs::read(&file).unwrap(), before);
+}
+
+/// A local HTTP server answering every request with `status` and `body`, or never answering
+/// when `hang` is set. Only for the error cases: the good path is moto.
+fn bad_server(status: u16, body: &'static str, hang: bool) -> (String, Arc<AtomicBool>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let stop = Arc::new(AtomicBool::new(false));
+    let stop2 = stop.clone();
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            let Ok(mut conn) = conn else { continue };
+            if stop2.load(Ordering::Relaxed) {
+                return;
+            }
+            std::thread::spawn(move || {
+                let _ = conn.set_read_timeout(Some(Duration::from_millis(500)));
+                let mut buf = [0u8; 65536];
+                let _ = conn.read(&mut buf);
+                if hang {
+                    std::thread::sleep(Duration::from_secs(30));
+                    return;
+                }
+                let reply = format!(
+                    "HTTP/1.1 {status} Error\r\nContent-Type: text/xml\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = conn.write_all(reply.as_bytes());
+            });
+        }
+    });
+    (url, stop)
+}
+
+#[test]
+fn server_errors_and_timeouts_keep_the_previous_snapshot() {
+    if !gatehouse_e2e::can_run(
+        "vpc_aws_moto::server_errors_and_timeouts_keep_the_previous_snapshot",
+        false,
+        &[],
+    ) {
+        return;
+    }
+    let home = tempfile::tempdir().unwrap();
+    let store = SnapshotStore::open(home.path().join("gatehouse/snapshots"));
+    let source = "aws:default:eu-west-1";
+    let file = store
+        .save(&Snapshot::at(1_795_666_662, source, Topology::default()))
+        .unwrap();
+    let before = std::fs::read(&file).unwrap();
+    let env = |url: &str| {
+        vec![
+            ("AWS_ENDPOINT_URL", url.to_string()),
+            ("AWS_ACCESS_KEY_ID", "AKIDERRORTEST".to_string()),
+            ("AWS_SECRET_ACCESS_KEY", "error-test-secret".to_string()),
+            ("AWS_DEFAULT_REGION", PRIMARY.to_string()),
+        ]
+    };
+    let run = |url: &str, extra: &[&str]| {
+        let e = env(url);
+        let e: Vec<(&str, &str)> = e.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        gatehouse(home.path(), &e, extra)
+    };
+
+    let (url, _s) = bad_server(
+        500,
+        "<Response><Errors><Error><Code>InternalError</Code><Message>An internal error has occurred</Message></Error></Errors><RequestID>r</RequestID></Response>",
+        false,
+    );
+    let out = run(&url, &[]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains(
+            "EC2 DescribeVpcs in eu-west-1: HTTP 500 InternalError: An internal error has occurred"
+        ),
+        "{err}"
+    );
+    assert!(err.contains("(2026-11-26T04:17:42Z) is kept in"), "{err}");
+    assert_eq!(std::fs::read(&file).unwrap(), before);
+
+    let (url, _s) = bad_server(0, "", true);
+    let start = Instant::now();
+    let out = run(&url, &["--timeout", "2"]);
+    let took = start.elapsed();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("EC2 DescribeVpcs in eu-west-1: timed out"),
+        "{err}"
+    );
+    assert!(took < Duration::from_secs(15), "took {took:?}");
+    assert_eq!(std::fs::read(&file).unwrap(), before);
+
+    assert!(!err.contains("error-test-secret"), "the secret leaked: {err}");
+    let listed: Vec<_> = std::fs::read_dir(store.dir()).unwrap().collect();
+    assert_eq!(listed.len(), 1, "no temporary file left");
+}
