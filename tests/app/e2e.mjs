@@ -192,6 +192,14 @@ try {
   const sentence = await browser.$("#verdict-sentence").getText();
   check(/blocked/i.test(sentence) && sentence.includes("sg-replica"), `the host panel explains: "${sentence}"`);
   await shot("map-demo");
+  // Search: a host's name or IP, Enter goes to the first match and opens its panel.
+  await browser.$("#map-search").setValue("10.20.1.11");
+  await browser.keys("Enter");
+  await browser.waitUntil(async () => (await browser.$("#host-panel h2").getText()) === "web-1", { timeout: 5000, timeoutMsg: "search did not open web-1" });
+  const ips = await browser.$("#host-panel").getText();
+  check(ips.includes("10.20.1.11") && /Reachable/.test(ips), "searching 10.20.1.11 opens web-1's panel (IPs, verdict)");
+  await shot("map-search-web-1");
+  await typeInto("#map-search", "");
 
   // Services: open the web server and read its page through the tunnel.
   await browser.$("#tab-services").click();
