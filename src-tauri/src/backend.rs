@@ -683,7 +683,12 @@ impl Backend {
         }
         store.rename(&fresh.info.id, name).map_err(err)?;
         if old.info.hooks_enabled {
-            tracing::info!("{name}: hooks stay off after an edit until turned on again");
+            // Edited hook commands must not run unseen: the user turns them on again.
+            self.log(
+                "warn",
+                Some(name),
+                "hook commands are off after the edit; turn them on again to run them",
+            );
         }
         self.log("info", Some(name), "profile updated");
         self.refresh().await;
@@ -932,6 +937,141 @@ mod tests {
             socks_proxy: None,
             http_proxy: None,
         }
+    }
+
+    const CONF: &str = "[Interface]
+PrivateKey = aDdT5AJB8+hX/TKw1g9h6uzegJqyscnkbVzmmieLikw=
+Address = 10.13.13.2/32
+
+[Peer]
+PublicKey = c2K39PDbDBiNYpXduD7twBeAREk16QToeeHV38LTZQY=
+Endpoint = 192.0.2.1:51820
+AllowedIPs = 10.13.13.0/24
+";
+
+    /// Profile commands against a real store (keys in the vault: no Secret Service needed).
+    #[test]
+    fn profile_text_update_export_and_qr() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let cfg = dir.path().join("config");
+        std::env::set_var(gatehouse_profile::store::CONFIG_DIR_ENV, &cfg);
+        std::env::set_var(
+            gatehouse_profile::vault::PASSPHRASE_ENV,
+            "unit test passphrase",
+        );
+        Store::open(&cfg)
+            .and_then(|mut s| {
+                s.switch_backend(gatehouse_profile::secrets::Backend::Vault(
+                    gatehouse_profile::vault::Vault::new(&cfg),
+                ))
+            })
+            .expect("vault");
+        let backend = Backend::new(
+            BackendOptions {
+                settings: SettingsStore::at(cfg.join(crate::settings::FILE_NAME)),
+                socket: dir.path().join("no-daemon.sock"),
+            },
+            |_| {},
+        );
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        rt.block_on(async {
+            let out = backend.import("work.conf", CONF).await.expect("import");
+            assert_eq!(
+                out,
+                ImportOutcome::Imported {
+                    name: "work".into()
+                }
+            );
+            let text = backend.profile_text("work").await.expect("text");
+            assert!(text.contains("PrivateKey = aDdT5AJB8"), "{text}");
+
+            // Invalid text: where, and nothing changes.
+            let broken = CONF.replace("Address = 10.13.13.2/32", "Address = 10.13.13.2/99");
+            match backend
+                .update_profile("work", &broken)
+                .await
+                .expect("update")
+            {
+                ImportOutcome::Invalid(p) => assert_eq!(p.line, 3, "{p:?}"),
+                other => panic!("accepted: {other:?}"),
+            }
+            assert_eq!(backend.profile_text("work").await.expect("text"), text);
+
+            // Valid text replaces it under the same name, keys included.
+            let edited = CONF.replace("10.13.13.2/32", "10.13.13.9/32");
+            let out = backend
+                .update_profile("work", &edited)
+                .await
+                .expect("update");
+            assert_eq!(
+                out,
+                ImportOutcome::Imported {
+                    name: "work".into()
+                }
+            );
+            let now = backend.profile_text("work").await.expect("text");
+            assert!(
+                now.contains("10.13.13.9/32") && now.contains("PrivateKey"),
+                "{now}"
+            );
+            let names: Vec<String> = store()
+                .and_then(|s| s.list().map_err(err))
+                .expect("list")
+                .into_iter()
+                .map(|p| p.info.name)
+                .collect();
+            assert_eq!(names, vec!["work".to_owned()]);
+
+            // Export: 0600, the same profile back.
+            let path = dir.path().join("out.conf");
+            let written = backend
+                .export_profile("work", &path.display().to_string())
+                .await
+                .expect("export");
+            assert_eq!(written, path.display().to_string());
+            let mode = std::fs::metadata(&path).expect("meta").permissions().mode();
+            assert_eq!(mode & 0o777, 0o600);
+            let back = std::fs::read_to_string(&path).expect("read");
+            assert_eq!(back, now);
+            let err = backend
+                .export_profile("work", &dir.path().display().to_string())
+                .await
+                .expect_err("a directory");
+            assert!(err.message.contains("is a directory"), "{err}");
+
+            // QR: an SVG out; a picture of a QR code in.
+            let svg = backend.profile_qr("work").await.expect("qr");
+            assert!(svg.contains("<svg"), "{svg}");
+            let png = gatehouse_profile::qr::to_png(CONF, 4).expect("png");
+            let out = backend
+                .import_qr_image("phone", &png)
+                .await
+                .expect("qr import");
+            assert_eq!(
+                out,
+                ImportOutcome::Imported {
+                    name: "phone".into()
+                }
+            );
+            let err = backend
+                .import_qr_image("junk", b"not a picture")
+                .await
+                .expect_err("junk");
+            assert!(err.message.starts_with("junk: not a readable"), "{err}");
+            let png = gatehouse_profile::qr::to_png("hello", 4).expect("png");
+            match backend
+                .import_qr_image("hello", &png)
+                .await
+                .expect("parsed")
+            {
+                ImportOutcome::Invalid(p) => assert_eq!(p.line, 1, "{p:?}"),
+                other => panic!("accepted: {other:?}"),
+            }
+        });
     }
 
     #[test]
