@@ -14,6 +14,8 @@ APT_PACKAGES=(
   redis-tools postgresql-client util-linux
   # the kill-switch test captures what leaves the namespace; the service tests add users
   tcpdump passwd
+  # the AWS importer test runs moto (PyPI) from a virtualenv
+  python3-venv
 )
 
 missing=()
@@ -41,6 +43,18 @@ done
 for comp in rustfmt clippy; do
   rustup component list --installed 2>/dev/null | grep -q "^$comp" || rustup component add "$comp"
 done
+
+# The AWS importer test: moto[server] (the AWS API emulator, with boto3) in a virtualenv;
+# tests/support/moto.rs looks there, or in $GATEHOUSE_MOTO_VENV.
+MOTO_VENV="${GATEHOUSE_MOTO_VENV:-/opt/gatehouse/moto-venv}"
+if [ ! -x "$MOTO_VENV/bin/moto_server" ]; then
+  echo "==> installing moto[server] into $MOTO_VENV"
+  SUDO=""
+  [ "$(id -u)" -eq 0 ] || [ -w "$(dirname "$MOTO_VENV")" ] || SUDO="sudo"
+  $SUDO mkdir -p "$(dirname "$MOTO_VENV")"
+  $SUDO python3 -m venv "$MOTO_VENV"
+  $SUDO "$MOTO_VENV/bin/pip" install -q 'moto[server]>=5,<6'
+fi
 
 # The desktop app: WebKitGTK, Xvfb, WebKitWebDriver, tauri-driver, the npm packages.
 bash "$(dirname "$0")/install-app-deps.sh"
