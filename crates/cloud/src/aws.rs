@@ -274,6 +274,10 @@ impl HttpTransport {
 }
 
 impl Transport for HttpTransport {
+    fn wait(&mut self, d: Duration) {
+        std::thread::sleep(d);
+    }
+
     fn send(&mut self, req: &Request) -> Result<Response, String> {
         let url = self.url(req)?;
         let host = match (url.host_str(), url.port()) {
@@ -405,6 +409,7 @@ pub fn import(settings: &Settings, env: &Env) -> Result<LiveImport, LiveError> {
         page_size: settings
             .page_size
             .unwrap_or(gatehouse_vpc::aws::DEFAULT_PAGE_SIZE),
+        ..Options::default()
     };
     let got = sans_io::import(&regions, &mut transport, opts)?;
     Ok(LiveImport {

@@ -13,6 +13,7 @@
 //! group rules, main route tables, public subnets, hosts' VPCs) with one mapping, not two.
 
 use std::collections::{BTreeMap, HashSet};
+use std::time::Duration;
 
 use roxmltree::{Document, Node};
 use serde_json::{json, Map, Value};
@@ -139,6 +140,9 @@ pub trait Transport {
     /// Sends `req`; `Err` for a transport failure (connection refused, timeout…), in words
     /// that never contain credentials.
     fn send(&mut self, req: &Request) -> Result<Response, String>;
+
+    /// Waits `d` before a retry (the driver sleeps; tests record it).
+    fn wait(&mut self, d: Duration);
 }
 
 /// Why an import failed. No variant ever holds a credential.
@@ -156,10 +160,11 @@ pub enum AwsError {
         /// What failed.
         message: String,
     },
-    /// AWS answered with an error status.
-    #[error("{} {action} in {region}: HTTP {status}{}{}", .service.label(),
+    /// AWS answered with an error status (after the retries of a transient one).
+    #[error("{} {action} in {region}: HTTP {status}{}{}{}", .service.label(),
         if .code.is_empty() { String::new() } else { format!(" {}", .code) },
-        if .message.is_empty() { String::new() } else { format!(": {}", .message) })]
+        if .message.is_empty() { String::new() } else { format!(": {}", .message) },
+        if *.attempts > 1 { format!(" ({} attempts)", .attempts) } else { String::new() })]
     Status {
         /// The service.
         service: Service,
@@ -173,6 +178,8 @@ pub enum AwsError {
         code: String,
         /// The AWS error message, when sent.
         message: String,
+        /// Attempts made (more than one for a retried 5xx or throttling error).
+        attempts: u32,
     },
     /// The body is not the expected XML.
     #[error("{} {action} in {region}: unexpected response: {message}", .service.label())]
@@ -223,15 +230,33 @@ impl AwsError {
 pub struct Options {
     /// Items per page (`MaxResults` / `PageSize`), clamped to each call's limits.
     pub page_size: u32,
+    /// Extra attempts of a request answered with a 5xx or a throttling error (as the AWS SDKs'
+    /// standard mode: 3 attempts in all). Transport failures (timeouts) are not retried.
+    pub retries: u32,
+    /// Wait before the first retry, doubled each time.
+    pub backoff: Duration,
 }
 
 impl Default for Options {
     fn default() -> Self {
         Options {
             page_size: DEFAULT_PAGE_SIZE,
+            retries: 2,
+            backoff: Duration::from_millis(200),
         }
     }
 }
+
+/// Error codes AWS uses for throttling (retried like a 5xx).
+const THROTTLING: &[&str] = &[
+    "Throttling",
+    "ThrottlingException",
+    "RequestLimitExceeded",
+    "RequestThrottled",
+    "RequestThrottledException",
+    "TooManyRequestsException",
+    "SlowDown",
+];
 
 /// The result of an import.
 #[derive(Debug, Clone)]
@@ -284,7 +309,7 @@ pub fn import_region(
     let mut r = Reader {
         region,
         transport,
-        page_size: opts.page_size,
+        opts,
         requests: 0,
         out: Resources::default(),
     };
@@ -366,7 +391,7 @@ type Handler = fn(Node<'_, '_>, &str, &mut Resources);
 struct Reader<'a> {
     region: &'a str,
     transport: &'a mut dyn Transport,
-    page_size: u32,
+    opts: Options,
     requests: usize,
     out: Resources,
 }
@@ -398,7 +423,7 @@ impl Reader<'_> {
             if max > 0 {
                 p.push((
                     size_param.to_string(),
-                    self.page_size.clamp(min, max).to_string(),
+                    self.opts.page_size.clamp(min, max).to_string(),
                 ));
             }
             if let Some(t) = &token {
@@ -410,19 +435,29 @@ impl Reader<'_> {
                 action,
                 params: p,
             };
-            self.requests += 1;
-            let resp = self
-                .transport
-                .send(&req)
-                .map_err(|message| AwsError::Transport {
-                    service,
-                    action,
-                    region: region.clone(),
-                    message,
-                })?;
-            let text = String::from_utf8_lossy(&resp.body);
-            if !(200..300).contains(&resp.status) {
-                let (code, message) = error_of(&text);
+            let mut attempts = 0;
+            let resp = loop {
+                attempts += 1;
+                self.requests += 1;
+                let resp = self
+                    .transport
+                    .send(&req)
+                    .map_err(|message| AwsError::Transport {
+                        service,
+                        action,
+                        region: region.clone(),
+                        message,
+                    })?;
+                if (200..300).contains(&resp.status) {
+                    break resp;
+                }
+                let (code, message) = error_of(&String::from_utf8_lossy(&resp.body));
+                let transient = resp.status >= 500 || THROTTLING.contains(&code.as_str());
+                if transient && attempts <= self.opts.retries {
+                    let wait = self.opts.backoff * 2u32.saturating_pow(attempts - 1);
+                    self.transport.wait(wait);
+                    continue;
+                }
                 return Err(AwsError::Status {
                     service,
                     action,
@@ -430,8 +465,10 @@ impl Reader<'_> {
                     status: resp.status,
                     code,
                     message,
+                    attempts,
                 });
-            }
+            };
+            let text = String::from_utf8_lossy(&resp.body);
             let doc = Document::parse(&text).map_err(|e| AwsError::Body {
                 service,
                 action,
@@ -940,9 +977,14 @@ mod tests {
     struct Canned {
         pages: Vec<(&'static str, Option<&'static str>, u16, String)>,
         sent: Vec<Request>,
+        waits: Vec<Duration>,
     }
 
     impl Transport for Canned {
+        fn wait(&mut self, d: Duration) {
+            self.waits.push(d);
+        }
+
         fn send(&mut self, req: &Request) -> Result<Response, String> {
             self.sent.push(req.clone());
             let token = req
@@ -976,6 +1018,7 @@ mod tests {
         Canned {
             pages,
             sent: Vec::new(),
+            waits: Vec::new(),
         }
     }
 
@@ -1036,7 +1079,11 @@ mod tests {
                 page(&[("i-4", "10.0.1.4")], None),
             ),
         ]);
-        let r = import_region("eu-west-1", &mut t, Options { page_size: 2 }).unwrap();
+        let opts = Options {
+            page_size: 2,
+            ..Options::default()
+        };
+        let r = import_region("eu-west-1", &mut t, opts).unwrap();
         let ids: Vec<&str> = r.topology.hosts.iter().map(|h| h.id.as_str()).collect();
         assert_eq!(ids, ["i-1", "i-2", "i-3", "i-4"]);
         let calls: Vec<&Request> = t
@@ -1190,8 +1237,13 @@ mod tests {
         let e = import_region("us-east-1", &mut t, Options::default()).unwrap_err();
         assert_eq!(
             e.to_string(),
-            "ELBv2 DescribeLoadBalancers in us-east-1: HTTP 500 InternalFailure: boom"
+            "ELBv2 DescribeLoadBalancers in us-east-1: HTTP 500 InternalFailure: boom (3 attempts)"
         );
+        assert_eq!(
+            t.waits,
+            [Duration::from_millis(200), Duration::from_millis(400)]
+        );
+        // 403 above was not retried.
 
         let mut t = canned(vec![(
             "DescribeSubnets",
@@ -1200,6 +1252,15 @@ mod tests {
             "<html>bad gateway".into(),
         )]);
         let e = import_region("us-east-1", &mut t, Options::default()).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "EC2 DescribeSubnets in us-east-1: HTTP 502 (3 attempts)"
+        );
+        let no_retry = Options {
+            retries: 0,
+            ..Options::default()
+        };
+        let e = import_region("us-east-1", &mut t, no_retry).unwrap_err();
         assert_eq!(e.to_string(), "EC2 DescribeSubnets in us-east-1: HTTP 502");
 
         let mut t = canned(vec![(
@@ -1232,6 +1293,9 @@ mod tests {
             fn send(&mut self, _: &Request) -> Result<Response, String> {
                 Err("timed out".into())
             }
+            fn wait(&mut self, _: Duration) {
+                panic!("transport failures are not retried");
+            }
         }
         let e = import(&["ap-south-1".into()], &mut Down, Options::default()).unwrap_err();
         assert_eq!(e.to_string(), "EC2 DescribeVpcs in ap-south-1: timed out");
@@ -1257,5 +1321,45 @@ mod tests {
             Service::Elbv2.default_endpoint("eu-west-1"),
             "https://elasticloadbalancing.eu-west-1.amazonaws.com"
         );
+    }
+
+    #[test]
+    fn throttling_is_retried_then_succeeds() {
+        struct Flaky {
+            inner: Canned,
+            throttled: usize,
+        }
+        impl Transport for Flaky {
+            fn send(&mut self, req: &Request) -> Result<Response, String> {
+                if req.action == "DescribeVpcs" && self.throttled < 2 {
+                    self.throttled += 1;
+                    return Ok(Response {
+                        status: 400,
+                        body: b"<Response><Errors><Error><Code>RequestLimitExceeded</Code><Message>Request limit exceeded.</Message></Error></Errors></Response>".to_vec(),
+                    });
+                }
+                self.inner.send(req)
+            }
+            fn wait(&mut self, d: Duration) {
+                self.inner.wait(d);
+            }
+        }
+        let mut t = Flaky {
+            inner: canned(vec![(
+                "DescribeVpcs",
+                None,
+                200,
+                ec2(
+                    "DescribeVpcs",
+                    "<vpcSet><item><vpcId>vpc-1</vpcId><cidrBlock>10.0.0.0/16</cidrBlock></item></vpcSet>",
+                ),
+            )]),
+            throttled: 0,
+        };
+        let r = import_region("eu-west-1", &mut t, Options::default()).unwrap();
+        assert_eq!(r.topology.vpcs[0].id, "vpc-1");
+        assert_eq!(t.inner.waits.len(), 2);
+        // 10 calls of an empty region, plus the two throttled attempts.
+        assert_eq!(r.requests, 12);
     }
 }
