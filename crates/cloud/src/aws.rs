@@ -13,6 +13,8 @@
 //!   `ignore_configured_endpoint_urls`).
 //! * Requests: query API POSTs signed with SigV4 (the `aws-sigv4` crate, not the SDK), blocking
 //!   `reqwest` over rustls, connect and per-request timeouts, no redirects, bounded bodies.
+//!   5xx and throttling answers are retried twice (200 ms, then 400 ms); timeouts are not.
+//!   [`import`] blocks: async callers run it on a blocking thread (`spawn_blocking`).
 
 pub mod config;
 pub mod credentials;
