@@ -720,7 +720,10 @@ fn server_errors_and_timeouts_keep_the_previous_snapshot() {
     assert!(took < Duration::from_secs(15), "took {took:?}");
     assert_eq!(std::fs::read(&file).unwrap(), before);
 
-    assert!(!err.contains("error-test-secret"), "the secret leaked: {err}");
+    assert!(
+        !err.contains("error-test-secret"),
+        "the secret leaked: {err}"
+    );
     let listed: Vec<_> = std::fs::read_dir(store.dir()).unwrap().collect();
     assert_eq!(listed.len(), 1, "no temporary file left");
 }
