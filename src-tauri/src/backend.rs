@@ -736,25 +736,84 @@ impl Backend {
         map::demo_map(&profile, connected)
     }
 
-    /// The map of a Terraform state the user opened, seen from the active profile.
-    pub async fn map_from_file(&self, name: &str, text: &str) -> Result<MapView, AppError> {
+    /// The active profile (the first running one) and its configuration without keys.
+    async fn active_profile(&self) -> Option<(String, Config)> {
         let active = self.last_reported().into_iter().find(|v| {
             matches!(
                 v.state,
                 StateKind::Connected | StateKind::Stale | StateKind::Connecting
             )
-        });
-        let config = match &active {
-            Some(v) => match self.profile_config(&v.name, false).await {
-                Ok(c) => Some((v.name.clone(), c)),
-                Err(e) => {
-                    tracing::warn!("{}: {e}", v.name);
-                    None
-                }
-            },
-            None => None,
-        };
-        map::map_from_file(name, text, config.as_ref().map(|(n, c)| (n.as_str(), c)))
+        })?;
+        match self.profile_config(&active.name, false).await {
+            Ok(c) => Some((active.name, c)),
+            Err(e) => {
+                tracing::warn!("{}: {e}", active.name);
+                None
+            }
+        }
+    }
+
+    /// The map of a Terraform state the user opened, seen from the active profile.
+    pub async fn map_from_file(&self, name: &str, text: &str) -> Result<MapView, AppError> {
+        let active = self.active_profile().await;
+        map::map_from_file(name, text, active.as_ref().map(|(n, c)| (n.as_str(), c)))
+    }
+
+    /// The map of an AWS account, read live (credentials as the AWS CLI finds them), seen from
+    /// the active profile.
+    pub async fn map_from_aws(
+        &self,
+        profile: Option<String>,
+        regions: Vec<String>,
+    ) -> Result<MapView, AppError> {
+        let active = self.active_profile().await;
+        let map = tokio::task::spawn_blocking(move || {
+            let env = gatehouse_cloud::aws::Env::from_process();
+            map::map_from_aws(
+                &env,
+                profile,
+                regions,
+                active.as_ref().map(|(n, c)| (n.as_str(), c)),
+            )
+        })
+        .await
+        .map_err(err)??;
+        self.log(
+            "info",
+            None,
+            format!("{}: {} hosts", map.source, map.hosts.len()),
+        );
+        Ok(map)
+    }
+
+    /// The map of the DigitalOcean account whose token is in the keyring, read live.
+    pub async fn map_from_digitalocean(&self) -> Result<MapView, AppError> {
+        let active = self.active_profile().await;
+        let map = tokio::task::spawn_blocking(move || {
+            let base = gatehouse_cloud::digitalocean::api_url(None);
+            map::map_from_digitalocean(&base, active.as_ref().map(|(n, c)| (n.as_str(), c)))
+        })
+        .await
+        .map_err(err)??;
+        self.log(
+            "info",
+            None,
+            format!("{}: {} hosts", map.source, map.hosts.len()),
+        );
+        Ok(map)
+    }
+
+    /// Keeps a DigitalOcean API token in the OS keyring (never in a file or the log).
+    pub async fn set_digitalocean_token(&self, token: String) -> Result<(), AppError> {
+        let token = zeroize::Zeroizing::new(token);
+        tokio::task::spawn_blocking(move || {
+            let t = gatehouse_cloud::digitalocean::Token::new(&token).map_err(err)?;
+            gatehouse_cloud::digitalocean::save_token(&t).map_err(err)
+        })
+        .await
+        .map_err(err)??;
+        self.log("info", None, "DigitalOcean token saved in the keyring");
+        Ok(())
     }
 
     /// The demo's services, with the commands to reach them through the demo connection.

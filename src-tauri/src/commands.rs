@@ -121,6 +121,32 @@ pub async fn map_from_file(b: B<'_>, name: String, text: String) -> Result<MapVi
     b.map_from_file(&name, &text).await
 }
 
+/// The map of an AWS account (a named AWS profile or the default; regions or the configured
+/// one), read live, seen from the active connection.
+#[tauri::command]
+#[specta::specta]
+pub async fn map_from_aws(
+    b: B<'_>,
+    profile: Option<String>,
+    regions: Vec<String>,
+) -> Result<MapView, AppError> {
+    b.map_from_aws(profile, regions).await
+}
+
+/// The map of the DigitalOcean account whose token is in the keyring, read live.
+#[tauri::command]
+#[specta::specta]
+pub async fn map_from_digitalocean(b: B<'_>) -> Result<MapView, AppError> {
+    b.map_from_digitalocean().await
+}
+
+/// Keeps a DigitalOcean API token in the OS keyring.
+#[tauri::command]
+#[specta::specta]
+pub async fn set_digitalocean_token(b: B<'_>, token: String) -> Result<(), AppError> {
+    b.set_digitalocean_token(token).await
+}
+
 /// Deletes a stored profile.
 #[tauri::command]
 #[specta::specta]

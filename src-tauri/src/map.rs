@@ -250,19 +250,52 @@ pub fn map_from_file(
     if !report.skipped.is_empty() {
         tracing::info!("{label}: {} resources skipped", report.skipped.len());
     }
+    Ok(map_of(label, &topo, active))
+}
+
+/// The map of a topology from `label` (a file, an API), seen from `active` when there is one.
+pub fn map_of(label: &str, topo: &Topology, active: Option<(&str, &Config)>) -> MapView {
     let tunnel = active.map(|(n, c)| tunnel_of(c, n));
     let source = match active {
         Some((n, _)) => format!("{label} (seen from {n})"),
         None => label.to_owned(),
     };
-    Ok(map_view(
-        source,
-        &topo,
-        None,
-        tunnel.as_ref(),
-        &|_| None,
-        None,
-    ))
+    map_view(source, topo, None, tunnel.as_ref(), &|_| None, None)
+}
+
+/// The map of the AWS account that `profile` (else `AWS_PROFILE` / `default`) and `regions`
+/// (else the environment's or the profile's region) name, read live from EC2 and ELBv2 with the
+/// credentials `env` gives (blocking: run it off the async runtime).
+pub fn map_from_aws(
+    env: &gatehouse_cloud::aws::Env,
+    profile: Option<String>,
+    regions: Vec<String>,
+    active: Option<(&str, &Config)>,
+) -> Result<MapView, AppError> {
+    let settings = gatehouse_cloud::aws::Settings {
+        profile,
+        regions,
+        ..Default::default()
+    };
+    let got =
+        gatehouse_cloud::aws::import(&settings, env).map_err(|e| AppError::new(e.to_string()))?;
+    for w in &got.warnings {
+        tracing::info!("{}: {w}", got.source);
+    }
+    Ok(map_of(&got.source, &got.topology, active))
+}
+
+/// The map of the DigitalOcean account whose token is in the keyring, read live from `base`
+/// (blocking: run it off the async runtime).
+pub fn map_from_digitalocean(
+    base: &str,
+    active: Option<(&str, &Config)>,
+) -> Result<MapView, AppError> {
+    use gatehouse_cloud::digitalocean as api;
+    let token = api::load_token().map_err(|e| AppError::new(e.to_string()))?;
+    let topo =
+        api::import(base, &token, Default::default()).map_err(|e| AppError::new(e.to_string()))?;
+    Ok(map_of(api::SOURCE, &topo, active))
 }
 
 /// A lab service kind's name (`http`, `postgres`, …): read from its `Debug` name so that kinds
@@ -619,6 +652,23 @@ mod tests {
         )
         .expect_err("broken");
         assert!(err.message.starts_with("broken.tfstate:3:"), "{err}");
+    }
+
+    #[test]
+    fn aws_without_a_region_or_credentials_says_what_is_missing() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let env = gatehouse_cloud::aws::Env::new(
+            Vec::<(String, String)>::new(),
+            Some(dir.path().to_path_buf()),
+        );
+        let err = map_from_aws(&env, None, Vec::new(), None).expect_err("no region");
+        assert!(err.message.contains("no AWS region"), "{err}");
+        let err =
+            map_from_aws(&env, None, vec!["not a region".into()], None).expect_err("bad region");
+        assert!(err.message.contains("invalid AWS region"), "{err}");
+        let err =
+            map_from_aws(&env, None, vec!["eu-west-1".into()], None).expect_err("no credentials");
+        assert!(!err.message.contains("no AWS region"), "{err}");
     }
 
     #[test]

@@ -161,6 +161,40 @@ async mapFromFile(name: string, text: string) : Promise<Result<MapView, AppError
 }
 },
 /**
+ * The map of an AWS account (a named AWS profile or the default; regions or the configured
+ * one), read live, seen from the active connection.
+ */
+async mapFromAws(profile: string | null, regions: string[]) : Promise<Result<MapView, AppError>> {
+    try {
+    return { status: "ok", data: await TAURI_INVOKE("map_from_aws", { profile, regions }) };
+} catch (e) {
+    if(e instanceof Error) throw e;
+    else return { status: "error", error: e  as any };
+}
+},
+/**
+ * The map of the DigitalOcean account whose token is in the keyring, read live.
+ */
+async mapFromDigitalocean() : Promise<Result<MapView, AppError>> {
+    try {
+    return { status: "ok", data: await TAURI_INVOKE("map_from_digitalocean") };
+} catch (e) {
+    if(e instanceof Error) throw e;
+    else return { status: "error", error: e  as any };
+}
+},
+/**
+ * Keeps a DigitalOcean API token in the OS keyring.
+ */
+async setDigitaloceanToken(token: string) : Promise<Result<null, AppError>> {
+    try {
+    return { status: "ok", data: await TAURI_INVOKE("set_digitalocean_token", { token }) };
+} catch (e) {
+    if(e instanceof Error) throw e;
+    else return { status: "error", error: e  as any };
+}
+},
+/**
  * Starts the demo lab and connects to it.
  */
 async startDemo() : Promise<Result<null, AppError>> {
