@@ -10,6 +10,7 @@ mod service_cmd;
 mod tunnel_cmd;
 mod vpc_aws_cmd;
 mod vpc_cmd;
+mod vpc_do_cmd;
 
 use clap::{Parser, Subcommand};
 

@@ -28,6 +28,11 @@ enum VpcCommand {
     Layout(LayoutArgs),
     /// Read the live topology from the AWS API (EC2 and ELBv2, several regions).
     Aws(crate::vpc_aws_cmd::AwsArgs),
+    /// Read the live topology from the DigitalOcean API (VPCs, droplets, load balancers,
+    /// firewalls); `--set-token` stores the API token in the OS keyring.
+    Digitalocean(crate::vpc_do_cmd::DoArgs),
+    /// What differs between a Terraform state and the live API (or a snapshot of it).
+    Drift(crate::vpc_do_cmd::DriftArgs),
 }
 
 #[derive(Debug, Args)]
@@ -57,6 +62,9 @@ struct DiffArgs {
 struct LayoutArgs {
     /// A state file or a snapshot.
     file: PathBuf,
+    /// Print JSON (the layout is always printed as JSON; accepted like on every vpc command).
+    #[arg(long)]
+    json: bool,
 }
 
 /// `gatehouse reach`.
@@ -108,11 +116,13 @@ pub fn run(args: VpcArgs) -> anyhow::Result<()> {
             Ok(())
         }
         VpcCommand::Aws(a) => crate::vpc_aws_cmd::run(a),
+        VpcCommand::Digitalocean(a) => crate::vpc_do_cmd::run(a),
+        VpcCommand::Drift(a) => crate::vpc_do_cmd::run_drift(a),
         VpcCommand::Layout(a) => {
             let t = load_topology(&a.file)?;
             println!(
                 "{}",
-                serde_json::to_string(&gatehouse_vpc::layout::layout(&t))?
+                serde_json::to_string(&gatehouse_vpc::layout::layout_ref(&t))?
             );
             Ok(())
         }
@@ -222,7 +232,7 @@ fn print_host(h: &gatehouse_vpc::model::Host, indent: &str) {
 }
 
 /// A state file, `show -json` output, or a snapshot saved by `vpc import --save`.
-fn load_topology(path: &Path) -> anyhow::Result<Topology> {
+pub(crate) fn load_topology(path: &Path) -> anyhow::Result<Topology> {
     match import_file(path) {
         Ok((t, _)) => Ok(t),
         Err(gatehouse_vpc::tfstate::ImportError::NotAState { .. }) => {

@@ -62,6 +62,17 @@ impl Token {
         Ok(Token(Zeroizing::new(t.to_string())))
     }
 
+    /// A token read from `r` (standard input): at most 4 KiB, surrounding whitespace dropped.
+    pub fn read_from(r: impl Read) -> Result<Token, LiveError> {
+        let mut text = Zeroizing::new(String::new());
+        r.take(4096)
+            .read_to_string(&mut text)
+            .map_err(|e| LiveError::BadToken {
+                why: format!("cannot read it: {e}"),
+            })?;
+        Token::new(&text)
+    }
+
     fn header(&self) -> Result<reqwest::header::HeaderValue, LiveError> {
         let text = Zeroizing::new(format!("Bearer {}", self.0.as_str()));
         let mut v =
