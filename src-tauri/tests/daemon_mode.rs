@@ -2,7 +2,8 @@
 //! namespace on a temp socket, wireguard-go is the peer (tests/support's topology); the back
 //! end sees the service, connects a stored profile through it (keys read from the store and
 //! handed over per connect), shows it Connected with `mode: service` and a handshake age,
-//! raises the connect and disconnect notifications, and disconnects it.
+//! raises the connect and disconnect notifications, and disconnects it; with the kill switch
+//! on, the daemon gets it in the connect request (and refuses it for this split tunnel).
 //!
 //! Needs root, `ip`, `wg`, `wireguard-go`, `nft` and the `gatehouse` binary (skipped with a
 //! notice otherwise; failed when `GATEHOUSE_E2E_REQUIRE=1`):
@@ -154,6 +155,41 @@ fn connect_status_and_disconnect_through_the_daemon() {
         .await
         .unwrap_or_else(|| panic!("not Disconnected: {:?}", backend.last_reported()));
         assert_eq!(down.mode, None);
+
+        // The kill switch setting travels with the connect request: the daemon refuses it for
+        // this split-tunnel profile, in its own words.
+        backend
+            .set_settings(
+                Settings {
+                    kill_switch: true,
+                    ..Settings::default()
+                },
+                |_| Ok(()),
+            )
+            .unwrap_or_else(|e| panic!("settings: {e}"));
+        let err = backend
+            .connect(PROFILE)
+            .await
+            .expect_err("kill switch on a split tunnel");
+        assert!(
+            err.message
+                .contains("kill switch needs a full-tunnel profile"),
+            "{err}"
+        );
+        let failed = wait_for(&backend, Duration::from_secs(2), |v| {
+            v.state == StateKind::Error
+        })
+        .await
+        .unwrap_or_else(|| panic!("no error shown: {:?}", backend.last_reported()));
+        assert!(
+            failed.detail.is_some_and(|d| d.contains("kill switch")),
+            "the card says why"
+        );
+        let notes = notices.lock().map(|n| n.clone()).unwrap_or_default();
+        assert!(
+            notes.iter().any(|(t, _)| t == "Connection failed"),
+            "{notes:?}"
+        );
 
         // Settings that ask for the service while it is gone: a clear refusal, nothing runs.
         backend
