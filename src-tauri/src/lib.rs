@@ -70,8 +70,37 @@ pub fn export_bindings(path: &std::path::Path) -> Result<(), String> {
         .map_err(|e| e.to_string())
 }
 
-/// Shows a desktop notification; without a notification service it is logged instead.
+/// Shows a desktop notification. Without a notification service (no session bus, no
+/// notification daemon) nothing fails: the app's log says so instead.
 fn notify(app: &tauri::AppHandle, title: &str, body: &str) {
+    let (app, title, body) = (app.clone(), title.to_owned(), body.to_owned());
+    // Asking the service first (a D-Bus call) is the only way to know: the plugin shows
+    // notifications in the background and drops its errors.
+    tauri::async_runtime::spawn_blocking(move || match notification_service() {
+        Ok(()) => show_notification(&app, &title, &body),
+        Err(why) => {
+            let line = format!("notification not shown ({why}): {title}: {body}");
+            tracing::warn!("{line}");
+            if let Some(b) = app.try_state::<Arc<Backend>>() {
+                b.log("warn", None, line);
+            }
+        }
+    });
+}
+
+#[cfg(all(unix, not(target_os = "macos")))]
+fn notification_service() -> Result<(), String> {
+    notify_rust::get_server_information()
+        .map(|_| ())
+        .map_err(|e| format!("no desktop notification service: {e}"))
+}
+
+#[cfg(not(all(unix, not(target_os = "macos"))))]
+fn notification_service() -> Result<(), String> {
+    Ok(())
+}
+
+fn show_notification(app: &tauri::AppHandle, title: &str, body: &str) {
     use tauri_plugin_notification::NotificationExt;
     match app.notification().builder().title(title).body(body).show() {
         Ok(()) => tracing::info!("notification: {title}: {body}"),
