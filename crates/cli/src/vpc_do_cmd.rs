@@ -122,6 +122,7 @@ fn set_token(json: bool) -> anyhow::Result<()> {
 
 /// The live import; on failure the error says that the previous snapshot is kept.
 fn import_live(base: &str, store: Option<&SnapshotStore>) -> anyhow::Result<Topology> {
+    live::check_api_url(base)?;
     let token = live::load_token()?;
     let policy = RetryPolicy {
         max_retries: 3,
