@@ -1,6 +1,6 @@
 //! `gatehouse vpc digitalocean` (the live topology from the DigitalOcean API, kept as the last
 //! good snapshot; `--set-token` stores the API token in the OS keyring) and `gatehouse vpc drift`
-//! (a Terraform state against the live API or a snapshot). Parsing and rendering only: the work
+//! (a Terraform state against the live DigitalOcean or AWS API, or a snapshot). Parsing and rendering only: the work
 //! is in `gatehouse-cloud` and `gatehouse-vpc`.
 
 use std::path::{Path, PathBuf};
@@ -39,13 +39,23 @@ pub struct DoArgs {
 
 /// `gatehouse vpc drift`.
 #[derive(Debug, Args)]
-#[command(group(ArgGroup::new("live").required(true).args(["digitalocean", "snapshot"])))]
+#[command(group(ArgGroup::new("live").required(true).args(["digitalocean", "aws", "snapshot"])))]
 pub struct DriftArgs {
     /// The Terraform state file (v4 or `terraform show -json` output).
     state_file: PathBuf,
     /// Compare with the live DigitalOcean API (token from the OS keyring).
     #[arg(long)]
     digitalocean: bool,
+    /// Compare with the live AWS API (EC2 and ELBv2; credentials, regions and endpoints as the
+    /// AWS CLI finds them).
+    #[arg(long)]
+    aws: bool,
+    /// The AWS profile (with `--aws`).
+    #[arg(long, requires = "aws")]
+    profile: Option<String>,
+    /// A region to read (with `--aws`; repeat it, or separate with commas).
+    #[arg(long = "region", value_name = "REGION", requires = "aws")]
+    regions: Vec<String>,
     /// Compare with a snapshot (`vpc import --save`, or the last good one of a live import).
     #[arg(long, value_name = "FILE")]
     snapshot: Option<PathBuf>,
@@ -265,7 +275,21 @@ pub fn run_drift(a: DriftArgs) -> anyhow::Result<()> {
                 .context("cannot save the snapshot")?;
             (base, t, Some(Provider::Digitalocean))
         }
-        (None, false) => bail!("give --digitalocean or --snapshot FILE"),
+        (None, false) if a.aws => {
+            let settings = gatehouse_cloud::aws::Settings {
+                profile: a.profile.clone(),
+                regions: a.regions.clone(),
+                ..Default::default()
+            };
+            let got =
+                gatehouse_cloud::aws::import(&settings, &gatehouse_cloud::aws::Env::from_process())
+                    .context("the AWS import failed")?;
+            SnapshotStore::open_default()?
+                .save(&Snapshot::now(got.source.clone(), got.topology.clone()))
+                .context("cannot save the snapshot")?;
+            (got.source, got.topology, Some(Provider::Aws))
+        }
+        (None, false) => bail!("give --digitalocean, --aws or --snapshot FILE"),
     };
     let d = drift(&state, &live_topology, provider);
     if a.json {
