@@ -119,6 +119,25 @@ const sideScroll = () =>
     const m = document.getElementById("main");
     return { page: d.scrollWidth - d.clientWidth, main: m.scrollWidth - m.clientWidth, width: window.innerWidth, height: window.innerHeight };
   });
+/**
+ * Clicks a settings checkbox and waits until it shows the other state and is enabled again (the
+ * save done). A click that lands while the previous save still holds the form disabled is lost,
+ * so it is given once more.
+ */
+async function flip(selector) {
+  const box = await browser.$(selector);
+  await box.waitForEnabled({ timeout: 10000 });
+  const was = await box.isSelected();
+  for (let attempt = 0; attempt < 2; attempt++) {
+    await box.click();
+    const done = await browser
+      .waitUntil(async () => (await box.isEnabled()) && (await box.isSelected()) !== was, { timeout: 5000 })
+      .then(() => true, () => false);
+    if (done) return !was;
+    console.warn(`note: ${selector} did not change after a click; clicking again`);
+  }
+  throw new Error(`${selector} never changed from ${was}`);
+}
 async function openTab(id, ready) {
   await browser.$(`#tab-${id}`).click();
   if (ready) await browser.$(ready).waitForExist({ timeout: 15000 });
@@ -372,15 +391,11 @@ try {
   }, { timeout: 10000 });
   const info = await browser.$("#service-info").getText();
   check(info.length > 10, `the mode section says: "${info}"`);
-  const ks = await browser.$("#setting-kill_switch");
-  const nt = await browser.$("#setting-notifications");
   const sl = await browser.$("#setting-start_at_login");
-  await ks.waitForEnabled({ timeout: 10000 });
-  const before = { ks: await ks.isSelected(), nt: await nt.isSelected() };
-  await ks.click();
-  await browser.waitUntil(async () => (await ks.isEnabled()) && (await ks.isSelected()) !== before.ks, { timeout: 10000 });
-  await nt.click();
-  await browser.waitUntil(async () => (await nt.isEnabled()) && (await nt.isSelected()) !== before.nt, { timeout: 10000 });
+  await browser.$("#setting-kill_switch").waitForEnabled({ timeout: 10000 });
+  const before = { ks: await browser.$("#setting-kill_switch").isSelected(), nt: await browser.$("#setting-notifications").isSelected() };
+  await flip("#setting-kill_switch");
+  await flip("#setting-notifications");
   // Start at login writes $HOME/.config/autostart: only with the scratch home app-e2e.sh sets.
   const autostart = resolve(process.env.HOME ?? "/nonexistent", ".config/autostart");
   const scratchHome = process.env.GATEHOUSE_E2E_SCRATCH_HOME === "1";
@@ -393,8 +408,7 @@ try {
   };
   if (scratchHome) {
     check(!(await sl.isSelected()) && autostartFiles().length === 0, "start at login is off at first");
-    await sl.click();
-    await browser.waitUntil(async () => (await sl.isEnabled()) && (await sl.isSelected()), { timeout: 10000 });
+    await flip("#setting-start_at_login");
     check(autostartFiles().length === 1, `start at login writes ${autostart}/${autostartFiles()[0]}`);
   } else {
     console.warn("note: start at login is not toggled (HOME is not a scratch dir; run through scripts/app-e2e.sh)");
@@ -417,13 +431,9 @@ try {
   );
   await shot("settings-dark-after-reload");
   // Put them back (the kill switch must not stay on for the rest of the run).
-  await browser.$("#setting-kill_switch").click();
-  await browser.waitUntil(async () => (await browser.$("#setting-kill_switch").isEnabled()) && (await browser.$("#setting-kill_switch").isSelected()) === before.ks, { timeout: 10000 });
-  await browser.$("#setting-notifications").click();
-  await browser.waitUntil(async () => (await browser.$("#setting-notifications").isEnabled()) && (await browser.$("#setting-notifications").isSelected()) === before.nt, { timeout: 10000 });
+  check((await flip("#setting-kill_switch")) === before.ks && (await flip("#setting-notifications")) === before.nt, "kill switch and notifications back as they were");
   if (scratchHome) {
-    await browser.$("#setting-start_at_login").click();
-    await browser.waitUntil(async () => (await browser.$("#setting-start_at_login").isEnabled()) && !(await browser.$("#setting-start_at_login").isSelected()), { timeout: 10000 });
+    await flip("#setting-start_at_login");
     check(autostartFiles().length === 0, "turning start at login off removes the autostart entry");
   }
   await browser.$("#theme-system").click();
@@ -447,6 +457,21 @@ try {
   const mapErrText = await mapErr.getText();
   check(/broken\.tfstate:\d+:\d+/.test(mapErrText), `a broken state is named with file:line:col: "${mapErrText}"`);
   await shot("map-terraform-error");
+  // The cloud sources say what they lack in plain words (no AWS region or credentials, no
+  // DigitalOcean token in the keyring here) and leave the map as it was.
+  await browser.$("#aws-source summary").click();
+  await browser.$("#aws-read").click();
+  await browser.waitUntil(async () => (await browser.$("#map-error").getText()) !== mapErrText, { timeout: 20000, timeoutMsg: "AWS gave no answer" });
+  const awsErr = await browser.$("#map-error").getText();
+  check(/region|credential|AWS/i.test(awsErr), `AWS without a region or credentials says: "${awsErr}"`);
+  await browser.$("#do-source summary").click();
+  await browser.$("#do-read").click();
+  await browser.waitUntil(async () => (await browser.$("#map-error").getText()) !== awsErr, { timeout: 20000, timeoutMsg: "DigitalOcean gave no answer" });
+  const doErr = await browser.$("#map-error").getText();
+  check(/token/i.test(doErr), `DigitalOcean without a token says: "${doErr}"`);
+  check((await browser.$("#map-summary").getText()).includes("02-aws"), "the map is unchanged by the failed reads");
+  await shot("map-cloud-sources");
+
   // A file's map stays while the user visits other views; the demo comes back with its button.
   await openTab("connections", '[data-connection="demo"]');
   await openTab("map", "#vpc-map [data-host]");
