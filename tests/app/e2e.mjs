@@ -4,11 +4,14 @@
 // Starts the app, clicks "Try the demo network", sees the demo connect, sees the VPC map with
 // reachable hosts and a blocked one, opens a web service and reads its page, imports a broken
 // .conf and reads its line error, disconnects through the tray's handler, and checks every
-// state change (card and tray). Then manages a profile of its own (QR, export, edit with a broken
-// line and its fix, delete with confirmation), reads a Terraform state into the map, checks that
-// settings survive a reload and that the window works at 800×600. Saves a screenshot of every
-// view to tests/artifacts/app/ and measures (cold start, PSS of the app's processes, map render
-// time for 1,000 and 5,000 hosts).
+// state change (card and tray). Checks that the map opens fitted and that search finds a host by
+// IP. Then manages a profile of its own (QR out and back in from a picture, export 0600, edit
+// with a broken line and its fix, delete with Escape and confirmation), checks that settings
+// (kill switch, notifications, start at login, theme) survive a reload, reads a Terraform state
+// into the map (and a broken one's file:line:col), asks AWS and DigitalOcean without credentials
+// for their plain-words errors, and looks at every view at 800×600 (no sideways scroll on
+// Connections). Saves a screenshot of every view to tests/artifacts/app/ and measures (cold
+// start, PSS of the app's processes, map render time for 1,000 and 5,000 hosts).
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
