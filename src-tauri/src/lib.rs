@@ -111,6 +111,14 @@ fn show_notification(app: &tauri::AppHandle, title: &str, body: &str) {
 /// Runs the app until the user quits from the tray. With `--demo` it starts the demo network
 /// and connects to it at once.
 pub fn run() {
+    // What the back end logs goes to stderr too (`RUST_LOG` to choose; warnings by default).
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .try_init();
     let builder = specta_builder();
     let result = tauri::Builder::default()
         .plugin(tauri_plugin_single_instance::init(|app, _args, _cwd| {
