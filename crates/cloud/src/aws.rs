@@ -20,7 +20,6 @@ pub mod config;
 pub mod credentials;
 
 use std::fmt;
-use std::io::Read;
 use std::time::{Duration, SystemTime};
 
 use aws_sigv4::http_request::{sign, SignableBody, SignableRequest, SigningSettings};
@@ -30,11 +29,9 @@ use gatehouse_vpc::aws::{
 };
 use gatehouse_vpc::Topology;
 
+pub use crate::Timeouts;
 pub use config::{ConfigError, Env, Profile};
 pub use credentials::{Credentials, CredentialsError};
-
-/// Largest response body accepted.
-const MAX_BODY: u64 = 64 * 1024 * 1024;
 
 /// What to import and how.
 #[derive(Debug, Clone, Default)]
@@ -47,24 +44,6 @@ pub struct Settings {
     pub page_size: Option<u32>,
     /// Timeouts.
     pub timeouts: Timeouts,
-}
-
-/// Timeouts of the HTTP client.
-#[derive(Debug, Clone, Copy)]
-pub struct Timeouts {
-    /// Connecting (TCP + TLS).
-    pub connect: Duration,
-    /// One whole request, body included.
-    pub request: Duration,
-}
-
-impl Default for Timeouts {
-    fn default() -> Self {
-        Timeouts {
-            connect: Duration::from_secs(10),
-            request: Duration::from_secs(30),
-        }
-    }
 }
 
 /// Why a live import failed. Never holds a credential.
@@ -249,13 +228,7 @@ impl HttpTransport {
         profile: Profile,
         timeouts: Timeouts,
     ) -> Result<HttpTransport, LiveError> {
-        let client = reqwest::blocking::Client::builder()
-            .connect_timeout(timeouts.connect)
-            .timeout(timeouts.request)
-            .redirect(reqwest::redirect::Policy::none())
-            .user_agent(concat!("gatehouse/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| LiveError::Client(e.to_string()))?;
+        let client = crate::client(timeouts).map_err(LiveError::Client)?;
         Ok(HttpTransport {
             client,
             credentials,
@@ -332,39 +305,15 @@ impl Transport for HttpTransport {
             }
             builder = builder.header(name, v);
         }
-        let r = builder.body(body).send().map_err(|e| describe(&e, &url))?;
+        let r = builder.body(body).send().map_err(|e| crate::describe(&e))?;
         let status = r.status().as_u16();
-        let mut bytes = Vec::new();
-        r.take(MAX_BODY + 1)
-            .read_to_end(&mut bytes)
-            .map_err(|e| format!("{url}: reading the body: {e}"))?;
-        if bytes.len() as u64 > MAX_BODY {
-            return Err(format!("{url}: the body is larger than {MAX_BODY} bytes"));
-        }
+        let bytes = crate::read_body(r).map_err(|e| format!("{url}: {e}"))?;
         tracing::debug!(action = req.action, region = %req.region, status, "aws request");
         Ok(Response {
             status,
             body: bytes,
         })
     }
-}
-
-/// A transport error in words (reqwest's text names the URL, never the headers).
-fn describe(e: &reqwest::Error, url: &reqwest::Url) -> String {
-    let kind = if e.is_timeout() {
-        "timed out"
-    } else if e.is_connect() {
-        "cannot connect"
-    } else {
-        "request failed"
-    };
-    let mut text = format!("{kind} ({url})");
-    let mut source = std::error::Error::source(e);
-    while let Some(s) = source {
-        text.push_str(&format!(": {s}"));
-        source = s.source();
-    }
-    text
 }
 
 /// What an import will read: the profile (name and keys) and the regions. Cheap (no request);

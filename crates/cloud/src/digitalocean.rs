@@ -31,9 +31,6 @@ pub const API_URL_ENV: &str = "DIGITALOCEAN_API_URL";
 /// The snapshot store's source name of imports from the live API.
 pub const SOURCE: &str = "digitalocean";
 
-/// Largest response body accepted (a page of 200 droplets is well under 1 MiB).
-const MAX_BODY: u64 = 32 * 1024 * 1024;
-
 /// A DigitalOcean API token. Its `Debug` is redacted and its memory is wiped on drop.
 pub struct Token(Zeroizing<String>);
 
@@ -195,23 +192,7 @@ pub fn check_api_url(base: &str) -> Result<(), LiveError> {
     }
 }
 
-/// Timeouts of the HTTP client.
-#[derive(Debug, Clone, Copy)]
-pub struct Timeouts {
-    /// Connecting (TCP + TLS).
-    pub connect: Duration,
-    /// One whole request, body included.
-    pub request: Duration,
-}
-
-impl Default for Timeouts {
-    fn default() -> Self {
-        Timeouts {
-            connect: Duration::from_secs(10),
-            request: Duration::from_secs(60),
-        }
-    }
-}
+pub use crate::Timeouts;
 
 /// The blocking HTTPS transport: GETs with the Bearer token.
 pub struct HttpTransport {
@@ -228,13 +209,7 @@ impl fmt::Debug for HttpTransport {
 impl HttpTransport {
     /// A transport that authenticates with `token`.
     pub fn new(token: &Token, timeouts: Timeouts) -> Result<HttpTransport, LiveError> {
-        let client = reqwest::blocking::Client::builder()
-            .connect_timeout(timeouts.connect)
-            .timeout(timeouts.request)
-            .redirect(reqwest::redirect::Policy::none())
-            .user_agent(concat!("gatehouse/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| LiveError::Client(e.to_string()))?;
+        let client = crate::client(timeouts).map_err(LiveError::Client)?;
         Ok(HttpTransport {
             client,
             auth: token.header()?,
@@ -250,44 +225,20 @@ impl Transport for HttpTransport {
             .header(reqwest::header::AUTHORIZATION, self.auth.clone())
             .header(reqwest::header::ACCEPT, "application/json")
             .send()
-            .map_err(|e| describe(&e))?;
+            .map_err(|e| crate::describe(&e))?;
         let status = r.status().as_u16();
         let retry_after = r
             .headers()
             .get(reqwest::header::RETRY_AFTER)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.trim().parse::<u64>().ok());
-        let mut body = Vec::new();
-        r.take(MAX_BODY + 1)
-            .read_to_end(&mut body)
-            .map_err(|e| format!("reading the body: {e}"))?;
-        if body.len() as u64 > MAX_BODY {
-            return Err(format!("the body is larger than {MAX_BODY} bytes"));
-        }
+        let body = crate::read_body(r)?;
         Ok(Response {
             status,
             retry_after,
             body,
         })
     }
-}
-
-/// A transport error in words (reqwest's text names the URL, never the headers).
-fn describe(e: &reqwest::Error) -> String {
-    let kind = if e.is_timeout() {
-        "timed out"
-    } else if e.is_connect() {
-        "cannot connect"
-    } else {
-        "request failed"
-    };
-    let mut text = format!("{kind}: {e}");
-    let mut source = std::error::Error::source(e);
-    while let Some(s) = source {
-        text.push_str(&format!(": {s}"));
-        source = s.source();
-    }
-    text
 }
 
 /// Imports the account's VPCs, droplets, load balancers and firewalls from `base` with `token`,
