@@ -667,27 +667,14 @@ impl Backend {
             Err(e) => return Ok(problem(&e)),
         };
         let mut store = store()?;
-        let old = store.find(name).map_err(err)?;
-        // The new version first, under a name of its own: a failure leaves the old one whole.
-        let fresh = store
-            .import(
-                &config,
-                &format!("{name}-edited"),
-                NameChoice::Suggested,
-                Some(name),
-            )
-            .map_err(err)?;
-        if let Err(e) = store.delete(&old.info.id) {
-            let _ = store.delete(&fresh.info.id);
-            return Err(err(e));
-        }
-        store.rename(&fresh.info.id, name).map_err(err)?;
-        if old.info.hooks_enabled {
+        let before = store.find(name).map_err(err)?;
+        let after = store.replace(name, &config).map_err(err)?;
+        if before.info.hooks_enabled && !after.info.hooks_enabled {
             // Edited hook commands must not run unseen: the user turns them on again.
             self.log(
                 "warn",
                 Some(name),
-                "hook commands are off after the edit; turn them on again to run them",
+                "hook commands changed and are off after the edit; turn them on again to run them",
             );
         }
         self.log("info", Some(name), "profile updated");

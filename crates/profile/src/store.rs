@@ -666,6 +666,79 @@ impl Store {
         self.update(name_or_id, |f| f.hooks_enabled = enabled)
     }
 
+    /// Replaces a profile's configuration (an edit), keeping its id, name, creation time and
+    /// source. The new keys are stored first; when the profile file cannot be written, the old
+    /// keys are put back, so a failure leaves the profile as it was. Keys the new configuration
+    /// no longer has are removed afterwards. Hook commands stay on only when they are unchanged.
+    pub fn replace(&mut self, name_or_id: &str, config: &Config) -> Result<Profile, StoreError> {
+        let _lock = self.lock()?;
+        let current = self.load(name_or_id, true)?;
+        let (bare, secrets) = split_secrets(config);
+        let text = write(&bare);
+        match parse(&text, &current.info.name) {
+            Ok(back) if back == bare => {}
+            _ => return Err(StoreError::NotRepresentable(current.info.name.clone())),
+        }
+        let id = current.info.id.clone();
+        let (_, old_secrets) = split_secrets(&current.config);
+        let entries: Vec<(String, Secret)> = secrets
+            .iter()
+            .map(|(slot, s)| (account(&id, slot), s.clone()))
+            .collect();
+        if !entries.is_empty() {
+            self.backend().put_all(&entries)?;
+        }
+        let (old_file, _) = self.read_file(&current.info.path)?;
+        let hooks_same = current.config.interface.pre_up == config.interface.pre_up
+            && current.config.interface.post_up == config.interface.post_up
+            && current.config.interface.pre_down == config.interface.pre_down
+            && current.config.interface.post_down == config.interface.post_down;
+        let file = ProfileFile {
+            hooks_enabled: old_file.hooks_enabled && hooks_same,
+            secrets: secrets.iter().map(|(slot, _)| slot.name()).collect(),
+            public_key: config
+                .interface
+                .private_key
+                .as_ref()
+                .map(Secret::public_key),
+            config: text,
+            ..old_file
+        };
+        let path = match self.write_profile(&file) {
+            Ok(p) => p,
+            Err(e) => {
+                // Put the old keys back (best effort; the write error is the one to report).
+                let old: Vec<(String, Secret)> = old_secrets
+                    .iter()
+                    .map(|(slot, s)| (account(&id, slot), s.clone()))
+                    .collect();
+                let _ = self.backend().put_all(&old);
+                let stale: Vec<String> = secrets
+                    .iter()
+                    .filter(|(slot, _)| !old_secrets.iter().any(|(o, _)| o == slot))
+                    .map(|(slot, _)| account(&id, slot))
+                    .collect();
+                if !stale.is_empty() {
+                    let _ = self.backend().delete_all(&stale);
+                }
+                return Err(e);
+            }
+        };
+        let gone: Vec<String> = old_secrets
+            .iter()
+            .filter(|(o, _)| !secrets.iter().any(|(slot, _)| slot == o))
+            .map(|(slot, _)| account(&id, slot))
+            .collect();
+        if !gone.is_empty() {
+            // Best effort: a leftover key is unreachable (no slot names it) and harmless.
+            let _ = self.backend().delete_all(&gone);
+        }
+        Ok(Profile {
+            info: Self::info_of(&file, &path)?,
+            config: config.clone(),
+        })
+    }
+
     /// Deletes a profile: first its secrets (so a failure leaves the profile whole), then its
     /// file. Returns what was deleted.
     pub fn delete(&mut self, name_or_id: &str) -> Result<ProfileInfo, StoreError> {
@@ -880,6 +953,56 @@ AllowedIPs = 0.0.0.0/0
             .map(|p| p.info.name)
             .collect();
         assert_eq!(names, vec!["wg0-2"]);
+    }
+
+    #[test]
+    fn replace_keeps_the_id_and_swaps_the_keys() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("gatehouse");
+        let config = parse(CONF, "wg0.conf").unwrap();
+        let mut store = vault_store(&dir);
+        let p = store
+            .import(&config, "wg0", NameChoice::Suggested, Some("wg0.conf"))
+            .unwrap();
+        store.set_hooks("wg0", true).unwrap();
+
+        // Same hooks, new key, the preshared key dropped, a new address.
+        let edited_text = CONF
+            .replace(
+                "aDdT5AJB8+hX/TKw1g9h6uzegJqyscnkbVzmmieLikw=",
+                "YNqHbfBQKaGvzefSSdN3kzZkRvUF4rUFJ6vRqfbGf3Y=",
+            )
+            .replace(
+                "PresharedKey = fRjRBJoFoJIQKXGt5N2WQ4Pogh6F+biiu1KKFxclx8o=\n",
+                "",
+            )
+            .replace("10.13.13.2/32", "10.13.13.9/32");
+        let edited = parse(&edited_text, "edit").unwrap();
+        let r = store.replace("wg0", &edited).unwrap();
+        assert_eq!(r.info.id, p.info.id);
+        assert_eq!(r.info.name, "wg0");
+        assert_eq!(r.info.secret_slots, vec![Slot::Private]);
+        assert!(r.info.hooks_enabled, "unchanged hooks stay on");
+        let mut again = vault_store(&dir);
+        assert_eq!(again.load("wg0", true).unwrap().config, edited);
+        let Backend::Vault(v) = again.backend() else {
+            panic!("vault backend expected")
+        };
+        assert_eq!(
+            v.load().unwrap().len(),
+            1,
+            "the dropped preshared key is gone"
+        );
+
+        // Changed hooks turn them off; the profile is still one profile.
+        let hooked = parse(&edited_text.replace("-A FORWARD", "-I FORWARD"), "edit").unwrap();
+        let r = again.replace(&p.info.id, &hooked).unwrap();
+        assert!(!r.info.hooks_enabled);
+        assert_eq!(again.list().unwrap().len(), 1);
+        assert!(matches!(
+            again.replace("nope", &hooked),
+            Err(StoreError::NotFound(_))
+        ));
     }
 
     #[test]
