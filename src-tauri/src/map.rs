@@ -10,7 +10,7 @@ use gatehouse_lab::plan::{self, Proto, ServiceKind};
 use gatehouse_profile::Config;
 use gatehouse_vpc::layout::{layout, NodeKind};
 use gatehouse_vpc::model::{Host, Protocol, Provider, Subnet, Vpc};
-use gatehouse_vpc::reach::{Analyzer, Code, Status, Tunnel, TunnelPeer, VpnHint};
+use gatehouse_vpc::reach::{Analyzer, Code, Status, Tunnel, VpnHint};
 use gatehouse_vpc::Topology;
 use ipnet::{IpNet, Ipv4Net};
 
@@ -21,28 +21,16 @@ pub const DEMO_PROBE_HOST: &str = "web-1.internal";
 
 /// The reachability input of a profile: its addresses and its peers' AllowedIPs.
 pub fn tunnel_of(config: &Config, label: &str) -> Tunnel {
-    let many = config.peers.len() > 1;
-    Tunnel {
-        addresses: config.interface.addresses.clone(),
-        peers: config
-            .peers
-            .iter()
-            .enumerate()
-            .map(|(i, p)| TunnelPeer {
-                name: if many {
-                    format!("{label}#{}", i + 1)
-                } else {
-                    label.to_owned()
-                },
-                endpoint: p.endpoint.as_ref().and_then(|e| match &e.host {
-                    gatehouse_profile::Host::Ip(ip) => Some(*ip),
-                    gatehouse_profile::Host::Name(_) => None,
-                }),
-                allowed_ips: p.allowed_ips.clone(),
-            })
-            .collect(),
-        local_routes: Vec::new(),
-    }
+    Tunnel::of_interface(
+        config.interface.addresses.clone(),
+        config.peers.iter().map(|p| {
+            (
+                p.endpoint.as_ref().and_then(|e| e.ip()),
+                p.allowed_ips.clone(),
+            )
+        }),
+        label,
+    )
 }
 
 /// The overall verdict of one target from the verdicts of `ports` (none: the ports its rules

@@ -122,24 +122,32 @@ const sideScroll = () =>
     const m = document.getElementById("main");
     return { page: d.scrollWidth - d.clientWidth, main: m.scrollWidth - m.clientWidth, width: window.innerWidth, height: window.innerHeight };
   });
-/**
- * Clicks a settings checkbox and waits until it shows the other state and is enabled again (the
- * save done). A click that lands while the previous save still holds the form disabled is lost,
- * so it is given once more.
- */
+/** Waits until Settings has no save in flight (one check in the page, so no click slips between). */
+const settled = () =>
+  browser.waitUntil(() => browser.execute(() => document.querySelector("[data-saving]")?.dataset.saving === "false"), {
+    timeout: 10000,
+    timeoutMsg: "a settings save never finished",
+  });
+/** Clicks a settings checkbox once no save is in flight; waits for its save; returns its new state. */
 async function flip(selector) {
+  await settled();
   const box = await browser.$(selector);
-  await box.waitForEnabled({ timeout: 10000 });
   const was = await box.isSelected();
-  for (let attempt = 0; attempt < 2; attempt++) {
-    await box.click();
-    const done = await browser
-      .waitUntil(async () => (await box.isEnabled()) && (await box.isSelected()) !== was, { timeout: 5000 })
-      .then(() => true, () => false);
-    if (done) return !was;
-    console.warn(`note: ${selector} did not change after a click; clicking again`);
-  }
-  throw new Error(`${selector} never changed from ${was}`);
+  await box.click();
+  await browser.waitUntil(
+    () => browser.execute((sel, was) => document.querySelector("[data-saving]").dataset.saving === "false" && document.querySelector(sel).checked !== was, selector, was),
+    { timeout: 10000, timeoutMsg: `${selector} never changed from ${was}` },
+  );
+  return !was;
+}
+/** Picks a theme once no save is in flight and waits until the page shows it. */
+async function pickTheme(theme) {
+  await settled();
+  await browser.$(`#theme-${theme}`).click();
+  await browser.waitUntil(
+    () => browser.execute((t) => document.querySelector("[data-saving]").dataset.saving === "false" && (document.documentElement.dataset.theme ?? "system") === t, theme),
+    { timeout: 10000, timeoutMsg: `the theme never became ${theme}` },
+  );
 }
 async function openTab(id, ready) {
   await browser.$(`#tab-${id}`).click();
@@ -416,8 +424,7 @@ try {
   } else {
     console.warn("note: start at login is not toggled (HOME is not a scratch dir; run through scripts/app-e2e.sh)");
   }
-  await browser.$("#theme-dark").click();
-  await browser.waitUntil(() => browser.execute(() => document.documentElement.dataset.theme === "dark"), { timeout: 10000 });
+  await pickTheme("dark");
   await browser.refresh();
   await openTab("settings", "#settings-title");
   await browser.$("#setting-kill_switch").waitForEnabled({ timeout: 15000 });
@@ -439,8 +446,7 @@ try {
     await flip("#setting-start_at_login");
     check(autostartFiles().length === 0, "turning start at login off removes the autostart entry");
   }
-  await browser.$("#theme-system").click();
-  await browser.waitUntil(() => browser.execute(() => document.documentElement.dataset.theme === undefined), { timeout: 10000 });
+  await pickTheme("system");
   await openTab("connections", '[data-connection="demo"]');
   await waitState("demo", "connected");
 

@@ -18,7 +18,7 @@ use gatehouse_profile::Config;
 use gatehouse_vpc::model::{Protocol, Topology};
 use gatehouse_vpc::probe::targets::{self, TargetSpec, COMMON_PORTS};
 use gatehouse_vpc::probe::{reach_probes, Limits, Outcome, Target};
-use gatehouse_vpc::reach::{Analyzer, Status, Tunnel, TunnelPeer, VpnHint};
+use gatehouse_vpc::reach::{Analyzer, Status, Tunnel, VpnHint};
 use ipnet::IpNet;
 
 /// Arguments of `gatehouse scan`.
@@ -106,22 +106,16 @@ fn load_topology(path: &Path) -> anyhow::Result<Topology> {
 
 /// The reachability input of a profile (no local routes: the probe has the last word).
 fn tunnel_of(config: &Config, label: &str) -> Tunnel {
-    Tunnel {
-        addresses: config.interface.addresses.clone(),
-        peers: config
-            .peers
-            .iter()
-            .map(|p| TunnelPeer {
-                name: label.to_string(),
-                endpoint: p.endpoint.as_ref().and_then(|e| match &e.host {
-                    gatehouse_profile::Host::Ip(ip) => Some(*ip),
-                    gatehouse_profile::Host::Name(_) => None,
-                }),
-                allowed_ips: p.allowed_ips.clone(),
-            })
-            .collect(),
-        local_routes: Vec::new(),
-    }
+    Tunnel::of_interface(
+        config.interface.addresses.clone(),
+        config.peers.iter().map(|p| {
+            (
+                p.endpoint.as_ref().and_then(|e| e.ip()),
+                p.allowed_ips.clone(),
+            )
+        }),
+        label,
+    )
 }
 
 /// AllowedIPs small enough to sweep (at most a /22), and the single addresses.

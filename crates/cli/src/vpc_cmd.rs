@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context};
 use clap::{Args, Subcommand};
 use gatehouse_vpc::model::{Protocol, Topology};
-use gatehouse_vpc::reach::{Analyzer, LocalRoute, Status, Tunnel, TunnelPeer, Verdict, VpnHint};
+use gatehouse_vpc::reach::{Analyzer, LocalRoute, Status, Tunnel, Verdict, VpnHint};
 use gatehouse_vpc::snapshot::{diff, Snapshot};
 use gatehouse_vpc::tfstate::{import_file, ImportReport};
 
@@ -338,28 +338,18 @@ fn parse_target(s: &str) -> anyhow::Result<(String, Option<(Protocol, u16)>)> {
 
 /// The reachability input of a wg-quick configuration, with this machine's routes.
 fn tunnel_of(config: &gatehouse_profile::Config, label: &str) -> Tunnel {
-    let many = config.peers.len() > 1;
-    let peers = config
-        .peers
-        .iter()
-        .enumerate()
-        .map(|(i, p)| TunnelPeer {
-            name: if many {
-                format!("{label}#{}", i + 1)
-            } else {
-                label.to_string()
-            },
-            endpoint: p.endpoint.as_ref().and_then(|e| match &e.host {
-                gatehouse_profile::Host::Ip(ip) => Some(*ip),
-                gatehouse_profile::Host::Name(_) => None,
-            }),
-            allowed_ips: p.allowed_ips.clone(),
-        })
-        .collect();
     Tunnel {
-        addresses: config.interface.addresses.clone(),
-        peers,
         local_routes: local_routes(),
+        ..Tunnel::of_interface(
+            config.interface.addresses.clone(),
+            config.peers.iter().map(|p| {
+                (
+                    p.endpoint.as_ref().and_then(|e| e.ip()),
+                    p.allowed_ips.clone(),
+                )
+            }),
+            label,
+        )
     }
 }
 

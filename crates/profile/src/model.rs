@@ -132,6 +132,16 @@ pub enum Host {
     Name(String),
 }
 
+impl Endpoint {
+    /// The endpoint's address when it is a literal one (not a name).
+    pub fn ip(&self) -> Option<IpAddr> {
+        match &self.host {
+            Host::Ip(ip) => Some(*ip),
+            Host::Name(_) => None,
+        }
+    }
+}
+
 impl fmt::Display for Endpoint {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.host {

@@ -64,6 +64,35 @@ pub struct Tunnel {
 }
 
 impl Tunnel {
+    /// The tunnel of a WireGuard interface with these addresses and peers (each its endpoint
+    /// address, when it is one, and its AllowedIPs), named `label` in sentences (`label#1`,
+    /// `label#2`… when there are several). No local routes: add them when known.
+    pub fn of_interface(
+        addresses: Vec<IpNet>,
+        peers: impl IntoIterator<Item = (Option<IpAddr>, Vec<IpNet>)>,
+        label: &str,
+    ) -> Tunnel {
+        let peers: Vec<(Option<IpAddr>, Vec<IpNet>)> = peers.into_iter().collect();
+        let many = peers.len() > 1;
+        Tunnel {
+            addresses,
+            peers: peers
+                .into_iter()
+                .enumerate()
+                .map(|(i, (endpoint, allowed_ips))| TunnelPeer {
+                    name: if many {
+                        format!("{label}#{}", i + 1)
+                    } else {
+                        label.to_owned()
+                    },
+                    endpoint,
+                    allowed_ips,
+                })
+                .collect(),
+            local_routes: Vec::new(),
+        }
+    }
+
     /// The tunnel address traffic to `target` leaves with (same family, first one).
     pub fn source_for(&self, target: IpAddr) -> Option<IpAddr> {
         self.addresses
@@ -1251,6 +1280,34 @@ fn sentence(name: &str, port: u16, status: Status, findings: &[Finding]) -> Stri
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_tunnel_of_an_interface_names_its_peers() {
+        let net = |s: &str| s.parse::<IpNet>().unwrap();
+        let one = Tunnel::of_interface(
+            vec![net("10.0.0.2/32")],
+            [(
+                Some("192.0.2.1".parse().unwrap()),
+                vec![net("10.20.0.0/16")],
+            )],
+            "work",
+        );
+        assert_eq!(one.peers.len(), 1);
+        assert_eq!(one.peers[0].name, "work");
+        assert_eq!(one.peers[0].endpoint, Some("192.0.2.1".parse().unwrap()));
+        assert!(one.local_routes.is_empty());
+        let two = Tunnel::of_interface(
+            vec![net("10.0.0.2/32")],
+            [
+                (None, vec![net("10.20.0.0/16")]),
+                (None, vec![net("10.30.0.0/16")]),
+            ],
+            "work",
+        );
+        let names: Vec<&str> = two.peers.iter().map(|p| p.name.as_str()).collect();
+        assert_eq!(names, ["work#1", "work#2"]);
+        assert_eq!(two.peers[1].allowed_ips, vec![net("10.30.0.0/16")]);
+    }
 
     fn net(s: &str) -> IpNet {
         s.parse().unwrap()
