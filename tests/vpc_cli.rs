@@ -283,3 +283,86 @@ fn every_vpc_command_prints_json_with_json() {
     assert!(out.stdout.is_empty());
     assert!(String::from_utf8_lossy(&out.stderr).contains("clear text"));
 }
+
+/// A VPC on loopback: one host, 127.0.0.1, whose security group admits every TCP port.
+const LOOPBACK_STATE: &str = r#"{"version":4,"terraform_version":"1.9.8","serial":1,"lineage":"x","outputs":{},"resources":[
+ {"mode":"managed","type":"aws_vpc","name":"v","instances":[{"attributes":{"id":"vpc-lo","cidr_block":"127.0.0.0/8","tags":{"Name":"loopback"}}}]},
+ {"mode":"managed","type":"aws_subnet","name":"s","instances":[{"attributes":{"id":"subnet-lo","vpc_id":"vpc-lo","cidr_block":"127.0.0.0/24","tags":{"Name":"lo"}}}]},
+ {"mode":"managed","type":"aws_security_group","name":"sg","instances":[{"attributes":{"id":"sg-all","name":"sg-all","vpc_id":"vpc-lo","ingress":[{"cidr_blocks":["0.0.0.0/0"],"from_port":1,"to_port":65535,"protocol":"tcp"}],"egress":[]}}]},
+ {"mode":"managed","type":"aws_instance","name":"i","instances":[{"attributes":{"id":"i-lo","subnet_id":"subnet-lo","private_ip":"127.0.0.1","instance_state":"running","vpc_security_group_ids":["sg-all"],"tags":{"Name":"local"}}}]}
+]}"#;
+
+#[test]
+fn scan_results_are_reachs_last_probe() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config");
+    let state = write(dir.path(), "lo.tfstate", LOOPBACK_STATE);
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let open = listener.local_addr().unwrap().port();
+    let closed = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let gh = |args: &[&str]| {
+        let out = std::process::Command::new(gatehouse_bin())
+            .args(args)
+            .env("GATEHOUSE_CONFIG_DIR", &config)
+            .env_remove("GATEHOUSE_TOPOLOGY")
+            .output()
+            .expect("gatehouse runs");
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice::<Value>(&out.stdout).expect("JSON on stdout")
+    };
+    let codes = |v: &Value| -> Vec<String> {
+        v[0]["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["code"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let (open_t, closed_t) = (format!("local:{open}"), format!("local:{closed}"));
+
+    // Before any scan: the rules alone, no probe.
+    let before = gh(&["reach", &closed_t, "--state", &state, "--json"]);
+    assert!(
+        !codes(&before).iter().any(|c| c.starts_with("probe-")),
+        "{before}"
+    );
+
+    // A scan over the OS's sockets keeps its results for reach.
+    let targets = [format!("127.0.0.1:{open}"), format!("127.0.0.1:{closed}")];
+    let scan = gh(&[
+        "scan",
+        &targets[0],
+        &targets[1],
+        "--timeout",
+        "500",
+        "--json",
+    ]);
+    assert_eq!(scan["path"], "os", "{scan}");
+    assert!(config.join("snapshots/last-probes.json").exists());
+
+    let v = gh(&["reach", &open_t, "--state", &state, "--json"]);
+    assert!(codes(&v).contains(&"probe-open".to_string()), "{v}");
+    assert_eq!(v[0]["status"], "reachable", "{v}");
+    let v = gh(&["reach", &closed_t, "--state", &state, "--json"]);
+    assert!(codes(&v).contains(&"probe-closed".to_string()), "{v}");
+    assert_eq!(v[0]["status"], "blocked", "{v}");
+
+    // --no-probes leaves them out again.
+    let v = gh(&[
+        "reach",
+        &closed_t,
+        "--state",
+        &state,
+        "--no-probes",
+        "--json",
+    ]);
+    assert_eq!(codes(&v), codes(&before), "{v}");
+    drop(listener);
+}

@@ -63,6 +63,25 @@ pub struct ScanArgs {
     /// Start the demo lab in this process and probe it through the userspace stack.
     #[arg(long)]
     demo: bool,
+    /// Do not keep the results as the last probes (`gatehouse reach` reads them).
+    #[arg(long)]
+    no_save: bool,
+}
+
+/// Keeps the results as the last probes; a failure to keep them is said, not fatal.
+fn save_probes(path: &Via, report: &Report) {
+    let log = gatehouse_vpc::store::ProbeLog {
+        unix: std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0),
+        path: path.name().to_string(),
+        results: report.results.clone(),
+    };
+    match gatehouse_vpc::store::SnapshotStore::open_default().and_then(|s| s.save_probes(&log)) {
+        Ok(file) => tracing::debug!(file = %file.display(), "probes kept"),
+        Err(e) => eprintln!("warning: the results are not kept for `gatehouse reach`: {e}"),
+    }
 }
 
 /// Which path the probes take.
@@ -419,6 +438,10 @@ pub fn run(args: ScanArgs) -> anyhow::Result<()> {
         l.stop();
     }
     let (report, named) = result?;
+    // The demo lab's addresses are not the user's network: its probes are not kept.
+    if !args.no_save && !matches!(path, Via::Demo) {
+        save_probes(&path, &report);
+    }
     let tunnel = profile.as_ref().map(|c| tunnel_of(c, &label));
     render(
         &args,

@@ -95,6 +95,10 @@ pub struct ReachArgs {
     /// Print the verdicts as JSON.
     #[arg(long)]
     json: bool,
+    /// Leave out the last scan's results (`gatehouse scan` keeps them; by default the last
+    /// probe has the final word on a port).
+    #[arg(long)]
+    no_probes: bool,
 }
 
 /// Runs `gatehouse vpc …`.
@@ -274,7 +278,12 @@ pub fn reach(a: ReachArgs) -> anyhow::Result<()> {
             None
         },
     };
-    let analyzer = Analyzer::new(&topo, tunnel.as_ref(), &hint, &[]);
+    let probes = if a.no_probes {
+        Vec::new()
+    } else {
+        last_probes(&topo, a.json)
+    };
+    let analyzer = Analyzer::new(&topo, tunnel.as_ref(), &hint, &probes);
     let verdicts: Vec<Verdict> = match &a.target {
         None => analyzer.check_all(),
         Some(t) => {
@@ -334,6 +343,29 @@ fn parse_target(s: &str) -> anyhow::Result<(String, Option<(Protocol, u16)>)> {
         }
         None => Ok((rest.to_string(), None)),
     }
+}
+
+/// The last scan's results for `topo`'s hosts (none when there was no scan or its file cannot
+/// be read, which is said on stderr).
+fn last_probes(topo: &Topology, quiet: bool) -> Vec<gatehouse_vpc::reach::Probe> {
+    let log =
+        match gatehouse_vpc::store::SnapshotStore::open_default().and_then(|s| s.latest_probes()) {
+            Ok(Some(log)) => log,
+            Ok(None) => return Vec::new(),
+            Err(e) => {
+                eprintln!("warning: the last probes are left out: {e}");
+                return Vec::new();
+            }
+        };
+    let probes = gatehouse_vpc::probe::reach_probes(&log.results, topo);
+    if !quiet && !probes.is_empty() {
+        eprintln!(
+            "using {} probe results of the scan at {} (--no-probes leaves them out)",
+            probes.len(),
+            gatehouse_vpc::snapshot::rfc3339(log.unix)
+        );
+    }
+    probes
 }
 
 /// The reachability input of a wg-quick configuration, with this machine's routes.

@@ -15,7 +15,24 @@ use std::io;
 use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
+use serde::{Deserialize, Serialize};
+
+use crate::probe::ProbeResult;
 use crate::snapshot::{Snapshot, SnapshotError};
+
+/// The file of the last probe results (`gatehouse scan`), beside the snapshots.
+pub const PROBES_FILE: &str = "last-probes.json";
+
+/// The results of the last scan, for reachability's "last live probe".
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProbeLog {
+    /// When the scan finished (Unix seconds).
+    pub unix: u64,
+    /// What the scan went through (`os`, `no-root`, `demo`).
+    pub path: String,
+    /// Every probe's result.
+    pub results: Vec<ProbeResult>,
+}
 
 /// Environment variable that overrides the config directory (shared with the profile store).
 pub const CONFIG_DIR_ENV: &str = "GATEHOUSE_CONFIG_DIR";
@@ -45,6 +62,14 @@ pub enum StoreError {
     /// A stored snapshot could not be read or written.
     #[error(transparent)]
     Snapshot(#[from] SnapshotError),
+    /// The probe log is not what [`SnapshotStore::save_probes`] writes.
+    #[error("{path}: not a probe log: {detail}")]
+    BadProbeLog {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        detail: String,
+    },
     /// The file holds the snapshot of another source (a renamed or hand-copied file).
     #[error("{path}: holds the snapshot of {found:?}, not {expected:?}")]
     WrongSource {
@@ -143,6 +168,57 @@ impl SnapshotStore {
     /// the file it went to.
     pub fn save(&self, snap: &Snapshot) -> Result<PathBuf, StoreError> {
         let path = self.path(&snap.source)?;
+        self.commit(&path, |tmp| Ok(snap.save(tmp)?))?;
+        Ok(path)
+    }
+
+    /// Saves the results of a scan as the last probes, atomically, mode 0600.
+    pub fn save_probes(&self, log: &ProbeLog) -> Result<PathBuf, StoreError> {
+        let path = self.dir.join(PROBES_FILE);
+        let bytes = serde_json::to_vec_pretty(log).map_err(|e| StoreError::BadProbeLog {
+            path: path.clone(),
+            detail: e.to_string(),
+        })?;
+        self.commit(&path, |tmp| {
+            fs::write(tmp, &bytes).map_err(|source| StoreError::Io {
+                action: "write",
+                path: tmp.to_path_buf(),
+                source,
+            })
+        })?;
+        Ok(path)
+    }
+
+    /// The last scan's results, `None` when there was no scan yet.
+    pub fn latest_probes(&self) -> Result<Option<ProbeLog>, StoreError> {
+        let path = self.dir.join(PROBES_FILE);
+        let bytes = match fs::read(&path) {
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(source) => {
+                return Err(StoreError::Io {
+                    action: "read",
+                    path,
+                    source,
+                })
+            }
+            Ok(b) => b,
+        };
+        serde_json::from_slice(&bytes)
+            .map(Some)
+            .map_err(|e| StoreError::BadProbeLog {
+                path,
+                detail: e.to_string(),
+            })
+    }
+
+    /// Writes `path` through `write` (which fills a temporary file in the 0700 directory), then
+    /// makes it 0600, fsyncs it, renames it over `path` and fsyncs the directory; on failure the
+    /// temporary file is removed and `path` is untouched.
+    fn commit(
+        &self,
+        path: &Path,
+        write: impl FnOnce(&Path) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
         let io_err = |action: &'static str, p: &Path| {
             let p = p.to_path_buf();
             move |source| StoreError::Io {
@@ -158,22 +234,19 @@ impl SnapshotStore {
             .map_err(io_err("create", &self.dir))?;
         fs::set_permissions(&self.dir, fs::Permissions::from_mode(0o700))
             .map_err(io_err("set the mode of", &self.dir))?;
-
-        // Snapshot::save writes its own temporary file and renames it to `tmp`; the directory is
-        // 0700, so nobody else can read it before it is 0600.
-        let tmp = self.dir.join(format!(
-            ".{}.new{}",
-            file_name(&snap.source),
-            std::process::id()
-        ));
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let tmp = self.dir.join(format!(".{name}.new{}", std::process::id()));
         let result = (|| {
-            snap.save(&tmp)?;
+            write(&tmp)?;
             fs::set_permissions(&tmp, fs::Permissions::from_mode(0o600))
                 .map_err(io_err("set the mode of", &tmp))?;
             fs::File::open(&tmp)
                 .and_then(|f| f.sync_all())
                 .map_err(io_err("sync", &tmp))?;
-            fs::rename(&tmp, &path).map_err(io_err("replace", &path))?;
+            fs::rename(&tmp, path).map_err(io_err("replace", path))?;
             fs::File::open(&self.dir)
                 .and_then(|d| d.sync_all())
                 .map_err(io_err("sync", &self.dir))?;
@@ -182,7 +255,7 @@ impl SnapshotStore {
         if result.is_err() {
             let _ = fs::remove_file(&tmp);
         }
-        result.map(|()| path)
+        result
     }
 }
 
@@ -284,5 +357,40 @@ mod tests {
             store.latest("digitalocean"),
             Err(StoreError::WrongSource { .. })
         ));
+    }
+
+    #[test]
+    fn probe_log_round_trip_and_damage() {
+        use crate::probe::{Outcome, ProbeResult, Target};
+        let d = tempfile::tempdir().unwrap();
+        let store = SnapshotStore::open(d.path().join("snaps"));
+        assert_eq!(store.latest_probes().unwrap(), None);
+        let log = ProbeLog {
+            unix: 1_700_000_000,
+            path: "os".into(),
+            results: vec![ProbeResult {
+                target: Target {
+                    ip: "10.20.1.10".parse().unwrap(),
+                    port: 5432,
+                    name: Some("db-1".into()),
+                },
+                outcome: Outcome::Timeout,
+                elapsed_ms: 1500,
+            }],
+        };
+        let path = store.save_probes(&log).unwrap();
+        assert_eq!(
+            fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+        assert_eq!(store.latest_probes().unwrap(), Some(log.clone()));
+        fs::write(&path, "[1, 2").unwrap();
+        let e = store.latest_probes().unwrap_err();
+        assert!(
+            e.to_string().contains("last-probes.json: not a probe log"),
+            "{e}"
+        );
+        let names: Vec<_> = fs::read_dir(store.dir()).unwrap().collect();
+        assert_eq!(names.len(), 1, "no temporary file left");
     }
 }
