@@ -77,6 +77,13 @@ pub struct LayoutOptions {
     pub edge_w: f64,
     /// Height of an edge item.
     pub edge_h: f64,
+    /// Room kept on a VPC's top edge for its title, left of the edge items.
+    #[serde(default = "default_title_w")]
+    pub title_w: f64,
+}
+
+fn default_title_w() -> f64 {
+    LayoutOptions::default().title_w
 }
 
 impl Default for LayoutOptions {
@@ -90,6 +97,7 @@ impl Default for LayoutOptions {
             header: 28.0,
             edge_w: 96.0,
             edge_h: 36.0,
+            title_w: 200.0,
         }
     }
 }
@@ -425,7 +433,7 @@ pub fn layout_ref_with<'t>(topo: &'t Topology, o: &LayoutOptions) -> LayoutRef<'
                     id: Cow::Borrowed(id),
                     label: Cow::Borrowed(label),
                     parent: Some(Cow::Borrowed(g.id)),
-                    x: vx + o.pad + i as f64 * (o.edge_w + o.gap),
+                    x: vx + o.pad + o.title_w + i as f64 * (o.edge_w + o.gap),
                     y: vy - o.edge_h / 2.0,
                     w: o.edge_w,
                     h: o.edge_h,
@@ -478,7 +486,7 @@ pub fn layout_ref_with<'t>(topo: &'t Topology, o: &LayoutOptions) -> LayoutRef<'
             let edge_w = if g.edge.is_empty() {
                 0.0
             } else {
-                g.edge.len() as f64 * (o.edge_w + o.gap) - o.gap
+                o.title_w + g.edge.len() as f64 * (o.edge_w + o.gap) - o.gap
             };
             let vw = o.pad * 2.0 + subnets_w.max(edge_w).max(subnet_w);
             let vh = o.edge_h / 2.0 + o.header + tallest + o.pad;
@@ -543,6 +551,9 @@ mod tests {
                     // On the top edge: horizontally inside, vertically across the edge.
                     let p = by_id[&(NodeKind::Vpc, n.parent.as_deref().unwrap())];
                     assert!(n.x >= p.x && n.x + n.w <= p.x + p.w, "{n:?} {p:?}");
+                    // Right of the VPC's title.
+                    let title_end = p.x + LayoutOptions::default().title_w;
+                    assert!(n.x >= title_end, "{n:?} covers the title of {p:?}");
                     assert!(n.y < p.y && n.y + n.h > p.y, "{n:?} {p:?}");
                     continue;
                 }
