@@ -687,7 +687,7 @@ impl Backend {
     /// Writes a profile's wg-quick text (keys included) to `path`, mode 0600, atomically.
     pub async fn export_profile(&self, name: &str, path: &str) -> Result<String, AppError> {
         let text = self.profile_text(name).await?;
-        let target = PathBuf::from(path);
+        let target = expand_home(path)?;
         if target.is_dir() {
             return Err(AppError::new(format!("{path}: is a directory")));
         }
@@ -965,9 +965,50 @@ fn view(inner: &Inner, name: String, origin: Origin) -> ConnectionView {
     v
 }
 
+/// `path` with a leading `~/` (or a lone `~`) replaced by the home directory, as a shell would;
+/// other paths as they are. A relative path is refused: it would land wherever the app runs.
+fn expand_home(path: &str) -> Result<PathBuf, AppError> {
+    let home = || {
+        std::env::var_os("HOME")
+            .filter(|h| !h.is_empty())
+            .map(PathBuf::from)
+            .ok_or_else(|| AppError::new(format!("{path}: HOME is not set")))
+    };
+    if path == "~" {
+        return home();
+    }
+    if let Some(rest) = path.strip_prefix("~/") {
+        return Ok(home()?.join(rest));
+    }
+    let p = PathBuf::from(path);
+    if p.is_relative() {
+        return Err(AppError::new(format!(
+            "{path}: give a full path (/… or ~/…)"
+        )));
+    }
+    Ok(p)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn export_paths_expand_home_and_refuse_relative_ones() {
+        let home = PathBuf::from(std::env::var_os("HOME").expect("HOME"));
+        assert_eq!(expand_home("~/work.conf").unwrap(), home.join("work.conf"));
+        assert_eq!(expand_home("~").unwrap(), home);
+        assert_eq!(
+            expand_home("/tmp/x.conf").unwrap(),
+            PathBuf::from("/tmp/x.conf")
+        );
+        let e = expand_home("work.conf").unwrap_err();
+        assert!(e.message.contains("full path"), "{}", e.message);
+        assert!(expand_home("~user/x")
+            .unwrap_err()
+            .message
+            .contains("full path"));
+    }
     use gatehouse_ipc::StaleReason;
 
     fn conn(name: &str, state: StateKind) -> ConnectionView {
