@@ -244,24 +244,9 @@ async fn plan(
             }
         }
     } else if let Some(t) = topo {
-        let hint = VpnHint::default();
-        let analyzer = Analyzer::new(t, None, &hint, &[]);
-        for target in analyzer.targets() {
-            let Some(ip) = target.primary_ip() else {
-                continue;
-            };
-            let ps: Vec<u16> = match ports {
-                Some(p) => p.to_vec(),
-                None => analyzer
-                    .candidate_ports(&target)
-                    .into_iter()
-                    .filter(|(proto, _)| *proto == Protocol::Tcp)
-                    .map(|(_, p)| p)
-                    .collect(),
-            };
-            named.extend(ps.iter().map(|p| (ip, *p)));
-            out.extend(targets::expand(&[(ip, Some(target.name.clone()))], &ps));
-        }
+        let from_topo = gatehouse_probe::topology_targets(t, ports);
+        named.extend(from_topo.iter().map(|t| (t.ip, t.port)));
+        out.extend(from_topo);
         if demo {
             // The demo's home LAN is not in the VPC topology: its hosts on the common ports.
             let home: Vec<(IpAddr, Option<String>)> = gatehouse_lab::plan::HOSTS

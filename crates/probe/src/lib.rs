@@ -13,8 +13,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use gatehouse_netstack::{ConnectError, Netstack, TcpPipe};
+use gatehouse_vpc::model::{Protocol, Topology};
 use gatehouse_vpc::probe::fingerprint::{self, Request, MAX_READ};
-use gatehouse_vpc::probe::{self as core, Limits, Outcome, ProbeResult, Scheduler, Target};
+use gatehouse_vpc::probe::{
+    self as core, targets, Limits, Outcome, ProbeResult, Scheduler, Target,
+};
+use gatehouse_vpc::reach::{Analyzer, VpnHint};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::task::JoinSet;
@@ -207,6 +211,31 @@ pub async fn probe(dialer: &Dialer, target: &Target, timeouts: Timeouts) -> Outc
     }
 }
 
+/// The probes of a topology: each host (and load balancer) with an address, on `ports` when
+/// given, else on the TCP ports its rules name (the reach analyzer's candidate ports). Every
+/// target names its host.
+pub fn topology_targets(topo: &Topology, ports: Option<&[u16]>) -> Vec<Target> {
+    let hint = VpnHint::default();
+    let analyzer = Analyzer::new(topo, None, &hint, &[]);
+    let mut out = Vec::new();
+    for target in analyzer.targets() {
+        let Some(ip) = target.primary_ip() else {
+            continue;
+        };
+        let ps: Vec<u16> = match ports {
+            Some(p) => p.to_vec(),
+            None => analyzer
+                .candidate_ports(&target)
+                .into_iter()
+                .filter(|(proto, _)| *proto == Protocol::Tcp)
+                .map(|(_, p)| p)
+                .collect(),
+        };
+        out.extend(targets::expand(&[(ip, Some(target.name.clone()))], &ps));
+    }
+    targets::dedup(out)
+}
+
 /// A finished scan.
 #[derive(Debug, Clone)]
 pub struct Report {
@@ -295,5 +324,32 @@ async fn sleep_until(wake: Option<Instant>) {
     match wake {
         Some(t) => tokio::time::sleep_until(tokio::time::Instant::from_std(t)).await,
         None => std::future::pending().await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn topology_targets_are_the_rules_tcp_ports_or_the_given_ones() {
+        let (topo, _) =
+            gatehouse_vpc::tfstate::import_str(gatehouse_lab::TOPOLOGY_TFSTATE, "demo lab")
+                .expect("demo topology");
+        let t = topology_targets(&topo, None);
+        let has = |name: &str, port: u16| {
+            t.iter()
+                .any(|x| x.name.as_deref() == Some(name) && x.port == port)
+        };
+        assert!(
+            has("web-1", 80) && has("cache", 6379) && has("db", 5432),
+            "{t:?}"
+        );
+        assert!(
+            !t.iter().any(|x| x.port == 51820),
+            "a UDP port was probed: {t:?}"
+        );
+        let t = topology_targets(&topo, Some(&[22]));
+        assert!(!t.is_empty() && t.iter().all(|x| x.port == 22));
     }
 }
