@@ -18,18 +18,21 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use gatehouse_ipc::LogLevel;
 use gatehouse_lab::{Lab, LabOptions};
 use gatehouse_netstack::{Netstack, NetstackOptions, Target};
+use gatehouse_probe::{Dialer, Timeouts};
 use gatehouse_profile::store::{NameChoice, Store};
 use gatehouse_profile::{Config, Key};
 use gatehouse_session::machine::{Input, Machine, MachineConfig};
 use gatehouse_session::{
     ConnectionState, DaemonClient, Event, Session, SessionError, StatusReport, TunnelStatus,
 };
+use gatehouse_vpc::probe::{Limits, ProbeResult};
+use gatehouse_vpc::Topology;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::Mutex;
 
 use crate::dto::{
     AppError, ConnectionMode, ConnectionView, ImportOutcome, ImportProblem, LogLine, MapView,
-    OpenedService, Origin, PeerView, ServiceView, StateKind,
+    OpenedService, Origin, PeerView, ScanProgress, ServiceView, StateKind,
 };
 use crate::map;
 use crate::settings::{self, ServiceInfo, Settings, SettingsStore};
@@ -40,6 +43,12 @@ pub const DEMO: &str = "demo";
 const LOG_LINES: usize = 500;
 /// How long the service may take to answer the handshake of a status probe.
 const PROBE_TIMEOUT: Duration = Duration::from_secs(3);
+/// Service scans: probes in flight at most.
+pub const SCAN_CONCURRENCY: usize = 64;
+/// Service scans: probe starts per second to one address at most.
+const SCAN_RATE_PER_HOST: f64 = 20.0;
+/// Service scans: connect timeout (the exchange after connecting gets as long).
+const SCAN_TIMEOUT: Duration = Duration::from_millis(1500);
 
 /// Something the UI, the tray or the desktop must hear about.
 #[derive(Debug, Clone)]
@@ -94,6 +103,33 @@ struct Inner {
     service: BTreeMap<String, TunnelStatus>,
     failed: BTreeMap<String, String>,
     lab: Option<Lab>,
+    /// The topology of the last map the user opened (file, AWS, DigitalOcean) and its label:
+    /// what a scan of a connection other than the demo probes.
+    topology: Option<(String, Topology)>,
+    /// Each connection's last scan.
+    scans: BTreeMap<String, Scanned>,
+}
+
+/// A finished scan of one connection's network.
+struct Scanned {
+    /// Every probe (the map's reach probes).
+    results: Vec<ProbeResult>,
+    /// The open ports as Services rows.
+    services: Vec<ServiceView>,
+}
+
+/// Marks the scan finished if its future is dropped before the end.
+struct ScanGuard<'a>(&'a StdMutex<ScanProgress>);
+
+impl Drop for ScanGuard<'_> {
+    fn drop(&mut self) {
+        if let Ok(mut p) = self.0.lock() {
+            if p.running {
+                p.running = false;
+                p.error = Some("the scan was cancelled".into());
+            }
+        }
+    }
 }
 
 /// The back end shared by the commands, the tray and the ticker.
@@ -102,6 +138,7 @@ pub struct Backend {
     logs: StdMutex<VecDeque<LogLine>>,
     last: StdMutex<Vec<ConnectionView>>,
     settings: StdMutex<Settings>,
+    scan: StdMutex<ScanProgress>,
     options: BackendOptions,
     notify: Box<dyn Fn(Notice) + Send + Sync>,
 }
@@ -186,6 +223,7 @@ impl Backend {
             logs: StdMutex::new(VecDeque::new()),
             last: StdMutex::new(Vec::new()),
             settings: StdMutex::new(settings),
+            scan: StdMutex::new(ScanProgress::default()),
             options,
             notify: Box::new(notify),
         };
@@ -719,8 +757,13 @@ impl Backend {
         let inner = self.inner.lock().await;
         let connected = inner.running.contains_key(DEMO);
         let profile = map::demo_profile(inner.lab.as_ref().map(|l| l.profile()));
+        let probes = inner
+            .scans
+            .get(DEMO)
+            .map(|s| s.results.clone())
+            .unwrap_or_default();
         drop(inner);
-        map::demo_map(&profile, connected)
+        map::demo_map(&profile, connected, &probes)
     }
 
     /// The active profile (the first running one) and its configuration without keys.
@@ -742,8 +785,28 @@ impl Backend {
 
     /// The map of a Terraform state the user opened, seen from the active profile.
     pub async fn map_from_file(&self, name: &str, text: &str) -> Result<MapView, AppError> {
+        let (label, topo) = map::topology_from_file(name, text)?;
+        Ok(self.keep_map(label, topo).await)
+    }
+
+    /// The map of a topology the user opened, seen from the active profile with its last
+    /// scan's probes; the topology is kept for the next scan.
+    async fn keep_map(&self, label: String, topo: Topology) -> MapView {
         let active = self.active_profile().await;
-        map::map_from_file(name, text, active.as_ref().map(|(n, c)| (n.as_str(), c)))
+        let mut inner = self.inner.lock().await;
+        let probes = active
+            .as_ref()
+            .and_then(|(n, _)| inner.scans.get(n))
+            .map(|s| s.results.as_slice())
+            .unwrap_or_default();
+        let view = map::map_of(
+            &label,
+            &topo,
+            active.as_ref().map(|(n, c)| (n.as_str(), c)),
+            probes,
+        );
+        inner.topology = Some((label, topo));
+        view
     }
 
     /// The map of an AWS account, read live (credentials as the AWS CLI finds them), seen from
@@ -753,18 +816,13 @@ impl Backend {
         profile: Option<String>,
         regions: Vec<String>,
     ) -> Result<MapView, AppError> {
-        let active = self.active_profile().await;
-        let map = tokio::task::spawn_blocking(move || {
+        let (source, topo) = tokio::task::spawn_blocking(move || {
             let env = gatehouse_cloud::aws::Env::from_process();
-            map::map_from_aws(
-                &env,
-                profile,
-                regions,
-                active.as_ref().map(|(n, c)| (n.as_str(), c)),
-            )
+            map::topology_from_aws(&env, profile, regions)
         })
         .await
         .map_err(err)??;
+        let map = self.keep_map(source, topo).await;
         self.log(
             "info",
             None,
@@ -775,13 +833,13 @@ impl Backend {
 
     /// The map of the DigitalOcean account whose token is in the keyring, read live.
     pub async fn map_from_digitalocean(&self) -> Result<MapView, AppError> {
-        let active = self.active_profile().await;
-        let map = tokio::task::spawn_blocking(move || {
+        let (source, topo) = tokio::task::spawn_blocking(move || {
             let base = gatehouse_cloud::digitalocean::api_url(None);
-            map::map_from_digitalocean(&base, active.as_ref().map(|(n, c)| (n.as_str(), c)))
+            map::topology_from_digitalocean(&base)
         })
         .await
         .map_err(err)??;
+        let map = self.keep_map(source, topo).await;
         self.log(
             "info",
             None,
@@ -803,51 +861,220 @@ impl Backend {
         Ok(())
     }
 
-    /// The demo's services, with the commands to reach them through the demo connection.
+    /// The services found by the last scan of each running connection.
     pub async fn services(&self) -> Vec<ServiceView> {
         let inner = self.inner.lock().await;
-        let Some(lab) = &inner.lab else {
-            return Vec::new();
-        };
-        let socks = inner
-            .running
-            .get(DEMO)
-            .and_then(|r| r.netstack.socks_addr());
-        map::demo_services(lab.profile(), socks)
+        inner
+            .scans
+            .iter()
+            .filter(|(name, _)| {
+                inner.running.contains_key(*name) || inner.service.contains_key(*name)
+            })
+            .flat_map(|(_, s)| s.services.iter().cloned())
+            .collect()
     }
 
-    /// Opens a local forward to `ip:port` through the demo connection; for a web server, also
-    /// fetches the start of its front page.
-    pub async fn open_service(&self, host: &str, port: u16) -> Result<OpenedService, AppError> {
-        let (ns, target) = {
-            let inner = self.inner.lock().await;
-            let r = inner
-                .running
-                .get(DEMO)
-                .ok_or_else(|| AppError::new("connect the demo network first"))?;
-            let target = map::demo_target(host, port)
-                .ok_or_else(|| AppError::new(format!("no service {host}:{port} in the demo")))?;
-            (r.netstack.clone(), target)
+    /// The running scan's progress, or the last scan's figures.
+    pub fn scan_progress(&self) -> ScanProgress {
+        self.scan.lock().map(|p| p.clone()).unwrap_or_default()
+    }
+
+    fn set_progress(&self, f: impl FnOnce(&mut ScanProgress)) {
+        if let Ok(mut p) = self.scan.lock() {
+            f(&mut p);
+        }
+    }
+
+    /// Scans the active connection's network: the demo's VPC and home LAN for the demo, else
+    /// the topology of the last map opened (hosts on the ports their rules name). Probes go
+    /// through the connection's userspace stack (no-root) or the OS's sockets (service mode).
+    /// The open ports come back as Services rows; every result is kept as the map's probes.
+    pub async fn scan_services(&self) -> Result<Vec<ServiceView>, AppError> {
+        let views = self.connections().await;
+        let Some(active) = views.into_iter().find(|v| {
+            matches!(
+                v.state,
+                StateKind::Connected | StateKind::Stale | StateKind::Connecting
+            )
+        }) else {
+            return Err(AppError::new(
+                "No connection is up: connect one (or try the demo network) to scan its services.",
+            ));
         };
-        let local = ns
-            .open_forward(Target::Addr(target.addr))
-            .await
-            .map_err(|e| AppError::new(format!("cannot open a forward: {e}")))?;
+        let name = active.name;
+        let (dialer, socks, scope) = {
+            let inner = self.inner.lock().await;
+            let (dialer, socks) = match inner.running.get(&name) {
+                Some(r) => (Dialer::Tunnel(r.netstack.clone()), r.netstack.socks_addr()),
+                None => (Dialer::Os, None),
+            };
+            let scope = if name == DEMO {
+                map::ScanScope::demo()?
+            } else {
+                match &inner.topology {
+                    Some((_, t)) => map::ScanScope::of(t.clone()),
+                    None => {
+                        return Err(AppError::new(format!(
+                            "Open {name}'s map first (a Terraform state, AWS or DigitalOcean): \
+                             the scan probes its hosts."
+                        )))
+                    }
+                }
+            };
+            (dialer, socks, scope)
+        };
+        let targets = scope.targets();
+        if targets.is_empty() {
+            return Err(AppError::new(
+                "The map has no host with an address to probe.",
+            ));
+        }
+        let total = u32::try_from(targets.len()).unwrap_or(u32::MAX);
+        {
+            let mut p = self.scan.lock().map_err(err)?;
+            if p.running {
+                return Err(AppError::new("A scan is already running."));
+            }
+            *p = ScanProgress {
+                running: true,
+                connection: Some(name.clone()),
+                total,
+                concurrency: SCAN_CONCURRENCY as u32,
+                ..ScanProgress::default()
+            };
+        }
+        let _guard = ScanGuard(&self.scan);
         self.log(
             "info",
-            Some(DEMO),
-            format!("forward {local} → {}:{port}", target.host),
+            Some(&name),
+            format!("scanning {total} ports (concurrency {SCAN_CONCURRENCY})"),
         );
-        if !target.http {
+        let began = Instant::now();
+        let limits = Limits {
+            concurrency: SCAN_CONCURRENCY,
+            per_host_per_s: SCAN_RATE_PER_HOST,
+            timeout: Duration::ZERO,
+        };
+        let report = gatehouse_probe::scan(
+            &dialer,
+            targets,
+            limits,
+            Timeouts::both(SCAN_TIMEOUT),
+            |done, _| {
+                let elapsed = began.elapsed().as_millis() as f64;
+                self.set_progress(|p| {
+                    p.done = u32::try_from(done).unwrap_or(u32::MAX);
+                    p.elapsed_ms = elapsed;
+                });
+            },
+        )
+        .await;
+        let tunnel = self
+            .profile_config(&name, false)
+            .await
+            .ok()
+            .map(|c| map::tunnel_of(&c, &name));
+        let services = scope.views(&name, &report.results, tunnel.as_ref(), socks);
+        let secs = report.elapsed.as_secs_f64();
+        self.set_progress(|p| {
+            p.running = false;
+            p.done = u32::try_from(report.results.len()).unwrap_or(u32::MAX);
+            p.found = u32::try_from(services.len()).unwrap_or(u32::MAX);
+            p.elapsed_ms = report.elapsed.as_millis() as f64;
+            p.peak_in_flight = u32::try_from(report.peak_in_flight).unwrap_or(u32::MAX);
+        });
+        self.log(
+            "info",
+            Some(&name),
+            format!(
+                "scan: {} open of {} probed in {secs:.1} s (peak {} in flight)",
+                services.len(),
+                report.results.len(),
+                report.peak_in_flight
+            ),
+        );
+        self.inner.lock().await.scans.insert(
+            name,
+            Scanned {
+                results: report.results,
+                services: services.clone(),
+            },
+        );
+        Ok(services)
+    }
+
+    /// Opens a service the last scan found (or a demo service): in no-root mode a local
+    /// forward through its connection's userspace stack, in service mode its private address
+    /// as it is; for a web server, also fetches the start of its front page.
+    pub async fn open_service(&self, host: &str, port: u16) -> Result<OpenedService, AppError> {
+        let (ns, addr, name, http, connection) = {
+            let inner = self.inner.lock().await;
+            let found = inner.scans.iter().find_map(|(conn, s)| {
+                s.services
+                    .iter()
+                    .find(|v| (v.host == host || v.ip == host || v.fqdn == host) && v.port == port)
+                    .map(|v| (conn.clone(), v.clone()))
+            });
+            match found {
+                Some((conn, v)) => {
+                    let ip: std::net::IpAddr =
+                        v.ip.parse()
+                            .map_err(|_| AppError::new(format!("{}: not an address", v.ip)))?;
+                    let ns = inner.running.get(&conn).map(|r| r.netstack.clone());
+                    if ns.is_none() && !inner.service.contains_key(&conn) {
+                        return Err(AppError::new(format!("{conn} is not connected")));
+                    }
+                    (
+                        ns,
+                        SocketAddr::new(ip, port),
+                        v.fqdn.clone(),
+                        v.kind == "http",
+                        conn,
+                    )
+                }
+                None => {
+                    let r = inner.running.get(DEMO).ok_or_else(|| {
+                        AppError::new(format!("no service {host}:{port} found: scan first"))
+                    })?;
+                    let target = map::demo_target(host, port).ok_or_else(|| {
+                        AppError::new(format!("no service {host}:{port} found: scan first"))
+                    })?;
+                    (
+                        Some(r.netstack.clone()),
+                        target.addr,
+                        target.host.to_owned(),
+                        target.http,
+                        DEMO.to_owned(),
+                    )
+                }
+            }
+        };
+        let local = match ns {
+            Some(ns) => {
+                let local = ns
+                    .open_forward(Target::Addr(addr))
+                    .await
+                    .map_err(|e| AppError::new(format!("cannot open a forward: {e}")))?;
+                self.log(
+                    "info",
+                    Some(&connection),
+                    format!("forward {local} → {name}:{port}"),
+                );
+                local
+            }
+            // Service mode: the tunnel routes the private address itself.
+            None => addr,
+        };
+        if !http {
             return Ok(OpenedService {
                 local: local.to_string(),
                 url: None,
                 preview: None,
             });
         }
-        let preview = http_preview(local, target.host)
+        let preview = http_preview(local, &name)
             .await
-            .map_err(|e| AppError::new(format!("{}:{port} did not answer: {e}", target.host)))?;
+            .map_err(|e| AppError::new(format!("{name}:{port} did not answer: {e}")))?;
         Ok(OpenedService {
             local: local.to_string(),
             url: Some(format!("http://{local}/")),
@@ -1158,6 +1385,120 @@ AllowedIPs = 10.13.13.0/24
                 ImportOutcome::Invalid(p) => assert_eq!(p.line, 1, "{p:?}"),
                 other => panic!("accepted: {other:?}"),
             }
+        });
+    }
+
+    /// The demo's lab, connected without root and scanned: every TCP service of the lab comes
+    /// back with the kind its fingerprint says, the progress counts every probe, the map's
+    /// verdicts carry the probes, and a found web server opens.
+    #[test]
+    fn demo_scan_finds_every_lab_service() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::env::set_var(
+            gatehouse_profile::store::CONFIG_DIR_ENV,
+            dir.path().join("config"),
+        );
+        let backend = Backend::new(
+            BackendOptions {
+                settings: SettingsStore::at(dir.path().join(crate::settings::FILE_NAME)),
+                socket: dir.path().join("no-daemon.sock"),
+            },
+            |_| {},
+        );
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("runtime");
+        rt.block_on(async {
+            let before = backend
+                .scan_services()
+                .await
+                .expect_err("nothing connected");
+            assert!(before.message.contains("No connection"), "{before}");
+            backend.start_demo().await.expect("demo");
+            let t0 = Instant::now();
+            while !backend
+                .connections()
+                .await
+                .iter()
+                .any(|v| v.name == DEMO && v.state == StateKind::Connected)
+            {
+                assert!(
+                    t0.elapsed() < Duration::from_secs(20),
+                    "the demo never connected"
+                );
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            let began = Instant::now();
+            let rows = backend.scan_services().await.expect("scan");
+            let took = began.elapsed();
+            let progress = backend.scan_progress();
+            eprintln!(
+                "demo scan: {} services, {} probes in {took:?}, peak {} in flight",
+                rows.len(),
+                progress.total,
+                progress.peak_in_flight
+            );
+            for r in &rows {
+                eprintln!(
+                    "  {}:{} {} {} | {}",
+                    r.host, r.port, r.kind, r.detail, r.command
+                );
+            }
+            assert!(!progress.running && progress.done == progress.total && progress.total > 0);
+            assert_eq!(progress.found as usize, rows.len());
+            for h in gatehouse_lab::plan::HOSTS {
+                for s in h
+                    .services
+                    .iter()
+                    .filter(|s| s.proto == gatehouse_lab::plan::Proto::Tcp)
+                {
+                    let want = match format!("{:?}", s.kind).to_ascii_lowercase().as_str() {
+                        "http" | "loadbalancer" => "http",
+                        "tls" => "https",
+                        "ssh" => "ssh",
+                        "redis" => "redis",
+                        "postgres" => "postgres",
+                        "mysql" => "mysql",
+                        _ => "tcp",
+                    };
+                    let row = rows.iter().find(|r| r.host == h.name && r.port == s.port);
+                    // The replica's security group drops the client: the lab does too.
+                    if h.name == "db-replica" {
+                        assert!(row.is_none(), "{row:?}");
+                        continue;
+                    }
+                    let row = row.unwrap_or_else(|| panic!("{}:{} not found", h.name, s.port));
+                    assert_eq!(row.kind, want, "{row:?}");
+                    assert_eq!(row.fqdn, h.fqdn);
+                    assert_eq!(row.verdict, crate::dto::Verdict::Reachable, "{row:?}");
+                }
+            }
+            let web = rows.iter().find(|r| r.host == "web-1").expect("web-1");
+            assert!(web.detail.starts_with("HTTP 200"), "{web:?}");
+            assert!(
+                web.command.contains("--proxy socks5h://127.0.0.1:"),
+                "{web:?}"
+            );
+            assert_eq!(backend.services().await, rows);
+            // The map's verdicts now come from the probes.
+            let m = backend.demo_map().await.expect("map");
+            let db = m.hosts.iter().find(|h| h.name == "db").expect("db");
+            assert!(db.codes.iter().any(|c| c == "probe-open"), "{:?}", db.codes);
+            let replica = m
+                .hosts
+                .iter()
+                .find(|h| h.name == "db-replica")
+                .expect("replica");
+            assert!(
+                replica.codes.iter().any(|c| c == "probe-closed"),
+                "{:?}",
+                replica.codes
+            );
+            let opened = backend.open_service("web-1", 80).await.expect("open");
+            assert!(opened.preview.unwrap_or_default().contains("web-1"));
+            backend.shutdown().await;
         });
     }
 

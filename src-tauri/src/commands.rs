@@ -7,8 +7,8 @@ use tauri::{AppHandle, State};
 
 use crate::backend::Backend;
 use crate::dto::{
-    AppError, ConnectionView, ImportOutcome, LogLine, MapView, OpenedService, ServiceView,
-    TrayStatus,
+    AppError, ConnectionView, ImportOutcome, LogLine, MapView, OpenedService, ScanProgress,
+    ServiceView, TrayStatus,
 };
 use crate::settings::{ServiceInfo, Settings};
 
@@ -175,11 +175,25 @@ pub async fn synthetic_map(hosts: u32) -> Result<MapView, AppError> {
     crate::map::synthetic_map(hosts)
 }
 
-/// The private services reachable through the demo connection.
+/// The private services the last scan of each running connection found.
 #[tauri::command]
 #[specta::specta]
 pub async fn list_services(b: B<'_>) -> Result<Vec<ServiceView>, AppError> {
     Ok(b.services().await)
+}
+
+/// Scans the active connection's network for services (long: poll `scan_progress`).
+#[tauri::command]
+#[specta::specta]
+pub async fn scan_services(b: B<'_>) -> Result<Vec<ServiceView>, AppError> {
+    b.scan_services().await
+}
+
+/// The running scan's progress (N of M probed), or the last scan's figures.
+#[tauri::command]
+#[specta::specta]
+pub async fn scan_progress(b: B<'_>) -> Result<ScanProgress, AppError> {
+    Ok(b.scan_progress())
 }
 
 /// Opens a service: a local forward, and the start of the page for web servers.

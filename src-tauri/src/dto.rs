@@ -198,12 +198,37 @@ pub struct ServiceView {
     pub ip: String,
     /// Port.
     pub port: u16,
-    /// `http`, `postgres`, `redis`, `ssh`, …
+    /// `http`, `https`, `postgres`, `redis`, `ssh`, `mysql`, `tcp` (open, not recognised).
     pub kind: String,
-    /// Reachability.
+    /// What the prober saw (`HTTP 200 · Welcome to web-1`, `Redis · PONG`).
+    pub detail: String,
+    /// Reachability (with the scan's probes: `probe-open`).
     pub verdict: Verdict,
-    /// The command to copy (curl, psql, redis-cli, ssh).
+    /// The command to copy (curl, psql, redis-cli, ssh, mysql).
     pub command: String,
+}
+
+/// A scan of the active connection's network: running or last finished.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, Type)]
+pub struct ScanProgress {
+    /// A scan runs now.
+    pub running: bool,
+    /// The connection scanned (none before the first scan).
+    pub connection: Option<String>,
+    /// Probes finished.
+    pub done: u32,
+    /// Probes planned.
+    pub total: u32,
+    /// Open ports found (when finished).
+    pub found: u32,
+    /// Wall time so far (or of the whole scan), milliseconds.
+    pub elapsed_ms: f64,
+    /// Probes in flight at most (the limit).
+    pub concurrency: u32,
+    /// Most probes that were in flight at once.
+    pub peak_in_flight: u32,
+    /// Why the last scan failed.
+    pub error: Option<String>,
 }
 
 /// An opened service: the local forward and, for web servers, the start of the page.

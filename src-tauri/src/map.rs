@@ -10,6 +10,9 @@ use gatehouse_lab::plan::{self, Proto, ServiceKind};
 use gatehouse_profile::Config;
 use gatehouse_vpc::layout::{layout, NodeKind};
 use gatehouse_vpc::model::{Host, Protocol, Provider, Subnet, Vpc};
+use gatehouse_vpc::probe::fingerprint::Fingerprint;
+use gatehouse_vpc::probe::targets::COMMON_PORTS;
+use gatehouse_vpc::probe::{reach_probes, Outcome, ProbeResult, Target as ProbeTarget};
 use gatehouse_vpc::reach::{Analyzer, Code, Status, Tunnel, VpnHint};
 use gatehouse_vpc::Topology;
 use ipnet::{IpNet, Ipv4Net};
@@ -106,7 +109,8 @@ pub struct Lan<'a> {
 }
 
 /// The map of `topo` (and `lan` beside it): its layout, each host and load balancer with its
-/// verdict from `tunnel` (none: no profile is active). `services` names a target's services
+/// verdict from `tunnel` (none: no profile is active) and the last scan's `probes` (a scanned
+/// port's verdict says `probe-open` / `probe-closed`). `services` names a target's services
 /// (default: the ports its rules name); `note` is appended to every sentence.
 pub fn map_view(
     source: String,
@@ -115,10 +119,15 @@ pub fn map_view(
     tunnel: Option<&Tunnel>,
     services: Services<'_>,
     note: Option<&str>,
+    probes: &[ProbeResult],
 ) -> MapView {
     let hint = VpnHint::default();
-    let main = Analyzer::new(topo, tunnel, &hint, &[]);
-    let lan_analyzer = lan.map(|l| Analyzer::new(l.topo, tunnel, &l.hint, &[]));
+    let main_probes = reach_probes(probes, topo);
+    let lan_probes = lan
+        .map(|l| reach_probes(probes, l.topo))
+        .unwrap_or_default();
+    let main = Analyzer::new(topo, tunnel, &hint, &main_probes);
+    let lan_analyzer = lan.map(|l| Analyzer::new(l.topo, tunnel, &l.hint, &lan_probes));
     let mut targets: HashMap<String, (Host, &Analyzer<'_>)> = main
         .targets()
         .into_iter()
@@ -228,6 +237,13 @@ pub fn map_from_file(
     text: &str,
     active: Option<(&str, &Config)>,
 ) -> Result<MapView, AppError> {
+    let (label, topo) = topology_from_file(name, text)?;
+    Ok(map_of(&label, &topo, active, &[]))
+}
+
+/// The topology of a Terraform state (v4 file or `terraform show -json`) and its label.
+/// Errors name `name:line:col`.
+pub fn topology_from_file(name: &str, text: &str) -> Result<(String, Topology), AppError> {
     let label = if name.is_empty() {
         "topology.tfstate"
     } else {
@@ -238,17 +254,23 @@ pub fn map_from_file(
     if !report.skipped.is_empty() {
         tracing::info!("{label}: {} resources skipped", report.skipped.len());
     }
-    Ok(map_of(label, &topo, active))
+    Ok((label.to_owned(), topo))
 }
 
-/// The map of a topology from `label` (a file, an API), seen from `active` when there is one.
-pub fn map_of(label: &str, topo: &Topology, active: Option<(&str, &Config)>) -> MapView {
+/// The map of a topology from `label` (a file, an API), seen from `active` when there is one,
+/// with the last scan's `probes`.
+pub fn map_of(
+    label: &str,
+    topo: &Topology,
+    active: Option<(&str, &Config)>,
+    probes: &[ProbeResult],
+) -> MapView {
     let tunnel = active.map(|(n, c)| tunnel_of(c, n));
     let source = match active {
         Some((n, _)) => format!("{label} (seen from {n})"),
         None => label.to_owned(),
     };
-    map_view(source, topo, None, tunnel.as_ref(), &|_| None, None)
+    map_view(source, topo, None, tunnel.as_ref(), &|_| None, None, probes)
 }
 
 /// The map of the AWS account that `profile` (else `AWS_PROFILE` / `default`) and `regions`
@@ -260,6 +282,16 @@ pub fn map_from_aws(
     regions: Vec<String>,
     active: Option<(&str, &Config)>,
 ) -> Result<MapView, AppError> {
+    let (source, topo) = topology_from_aws(env, profile, regions)?;
+    Ok(map_of(&source, &topo, active, &[]))
+}
+
+/// The topology of an AWS account (see [`map_from_aws`]) and its source label.
+pub fn topology_from_aws(
+    env: &gatehouse_cloud::aws::Env,
+    profile: Option<String>,
+    regions: Vec<String>,
+) -> Result<(String, Topology), AppError> {
     let settings = gatehouse_cloud::aws::Settings {
         profile,
         regions,
@@ -270,20 +302,17 @@ pub fn map_from_aws(
     for w in &got.warnings {
         tracing::info!("{}: {w}", got.source);
     }
-    Ok(map_of(&got.source, &got.topology, active))
+    Ok((got.source, got.topology))
 }
 
 /// The map of the DigitalOcean account whose token is in the keyring, read live from `base`
 /// (blocking: run it off the async runtime).
-pub fn map_from_digitalocean(
-    base: &str,
-    active: Option<(&str, &Config)>,
-) -> Result<MapView, AppError> {
+pub fn topology_from_digitalocean(base: &str) -> Result<(String, Topology), AppError> {
     use gatehouse_cloud::digitalocean as api;
     let token = api::load_token().map_err(|e| AppError::new(e.to_string()))?;
     let topo =
         api::import(base, &token, Default::default()).map_err(|e| AppError::new(e.to_string()))?;
-    Ok(map_of(api::SOURCE, &topo, active))
+    Ok((api::SOURCE.to_owned(), topo))
 }
 
 /// A lab service kind's name (`http`, `postgres`, …): read from its `Debug` name so that kinds
@@ -299,34 +328,6 @@ fn service_label(s: &plan::Service) -> String {
         other => other.to_owned(),
     };
     format!("{}/{} {kind}", s.proto.as_str(), s.port)
-}
-
-/// The kind shown in the Services view and the command to copy, for a TCP service of the
-/// demo; `None` for what is not a user-facing service (DNS, WireGuard).
-fn service_command(
-    kind: ServiceKind,
-    fqdn: &str,
-    port: u16,
-    socks: Option<SocketAddr>,
-) -> Option<(String, String)> {
-    let proxy = socks
-        .map(|a| format!("--proxy socks5h://{a} "))
-        .unwrap_or_default();
-    let (k, command) = match kind_name(kind).as_str() {
-        "http" | "loadbalancer" => ("http", format!("curl {proxy}http://{fqdn}:{port}/")),
-        "tls" => ("https", format!("curl -k {proxy}https://{fqdn}:{port}/")),
-        "postgres" => (
-            "postgres",
-            format!("psql \"host={fqdn} port={port} user=postgres\""),
-        ),
-        "redis" => ("redis", format!("redis-cli -h {fqdn} -p {port}")),
-        "smb" => ("smb", format!("smbclient -L //{fqdn} -p {port}")),
-        "ssh" => ("ssh", format!("ssh -p {port} {fqdn}")),
-        "mysql" => ("mysql", format!("mysql -h {fqdn} -P {port}")),
-        "dns" | "wireguard" => return None,
-        other => return Some((other.to_owned(), format!("nc {fqdn} {port}"))),
-    };
-    Some((k.to_owned(), command))
 }
 
 /// The demo lab's VPC: its Terraform state.
@@ -429,8 +430,13 @@ fn demo_services_of(h: &Host) -> Option<Vec<(Protocol, u16, String)>> {
     )
 }
 
-/// The demo network's map, seen from the demo profile (`connected`: whether it runs).
-pub fn demo_map(profile: &Config, connected: bool) -> Result<MapView, AppError> {
+/// The demo network's map, seen from the demo profile (`connected`: whether it runs), with the
+/// last scan's `probes`.
+pub fn demo_map(
+    profile: &Config,
+    connected: bool,
+    probes: &[ProbeResult],
+) -> Result<MapView, AppError> {
     let topo = demo_topology()?;
     let home = demo_home()?;
     let lan = Lan {
@@ -446,6 +452,7 @@ pub fn demo_map(profile: &Config, connected: bool) -> Result<MapView, AppError> 
         Some(&tunnel),
         &demo_services_of,
         note,
+        probes,
     ))
 }
 
@@ -463,6 +470,7 @@ pub fn synthetic_map(instances: u32) -> Result<MapView, AppError> {
         None,
         &|_| Some(Vec::new()),
         None,
+        &[],
     ))
 }
 
@@ -493,45 +501,192 @@ pub fn demo_target(name: &str, port: u16) -> Option<DemoTarget> {
     })
 }
 
-/// Every TCP service of the demo with its verdict (from `profile`) and a command that reaches
-/// it (through `socks` in no-root mode).
-pub fn demo_services(profile: &Config, socks: Option<SocketAddr>) -> Vec<ServiceView> {
-    let (topo, home) = match (demo_topology(), demo_home()) {
-        (Ok(t), Ok(h)) => (t, h),
-        (Err(e), _) | (_, Err(e)) => {
-            tracing::warn!("{e}");
-            return Vec::new();
-        }
-    };
-    let tunnel = tunnel_of(profile, crate::backend::DEMO);
-    let (hint, lan_hint) = (VpnHint::default(), home_hint());
-    let vpc = Analyzer::new(&topo, Some(&tunnel), &hint, &[]);
-    let lan = Analyzer::new(&home, Some(&tunnel), &lan_hint, &[]);
-    let mut out = Vec::new();
-    for h in plan::HOSTS {
-        for s in h.services.iter().filter(|s| s.proto == Proto::Tcp) {
-            let Some((kind, command)) = service_command(s.kind, h.fqdn, s.port, socks) else {
-                continue;
-            };
-            let analyzer = if h.site == plan::Site::Home {
-                &lan
+/// The kind a Services row shows (`http`, `https`, `ssh`, `redis`, `postgres`, `mysql`, `tcp`
+/// for an open port of no known protocol) and what the prober saw, in one line.
+pub fn describe(fp: &Fingerprint) -> (&'static str, String) {
+    match fp {
+        Fingerprint::Http { status, title, .. } => (
+            "http",
+            match title {
+                Some(t) => format!("HTTP {status} · {t}"),
+                None => format!("HTTP {status}"),
+            },
+        ),
+        Fingerprint::Tls {
+            version,
+            cipher,
+            alert,
+        } => (
+            "https",
+            match (version, cipher, alert) {
+                (Some(v), Some(c), _) => format!("{v} · {c}"),
+                (Some(v), None, _) => v.clone(),
+                (None, _, Some(a)) => format!("TLS · alert {a}"),
+                (None, _, None) => "TLS".to_owned(),
+            },
+        ),
+        Fingerprint::Ssh { banner } => ("ssh", format!("SSH · {banner}")),
+        Fingerprint::Redis { auth_required } => (
+            "redis",
+            if *auth_required {
+                "Redis · password required".to_owned()
             } else {
-                &vpc
+                "Redis · PONG".to_owned()
+            },
+        ),
+        Fingerprint::Postgres { ssl, error } => (
+            "postgres",
+            match (ssl, error) {
+                (_, Some(e)) => format!("PostgreSQL · error: {e}"),
+                (Some(true), None) => "PostgreSQL · TLS offered".to_owned(),
+                (Some(false), None) => "PostgreSQL · no TLS".to_owned(),
+                (None, None) => "PostgreSQL".to_owned(),
+            },
+        ),
+        Fingerprint::Mysql { version, error } => (
+            "mysql",
+            match (version, error) {
+                (Some(v), _) => format!("MySQL · {v}"),
+                (None, Some(e)) => format!("MySQL · error: {e}"),
+                (None, None) => "MySQL".to_owned(),
+            },
+        ),
+        Fingerprint::Silent => ("tcp", "open · says nothing first".to_owned()),
+        Fingerprint::Unknown { bytes, preview } => ("tcp", format!("open · {bytes} B: {preview}")),
+    }
+}
+
+/// The command that reaches a service of `kind` at `host:port` (through the SOCKS proxy
+/// `socks` for curl in no-root mode).
+pub fn service_command(kind: &str, host: &str, port: u16, socks: Option<SocketAddr>) -> String {
+    let proxy = socks
+        .map(|a| format!("--proxy socks5h://{a} "))
+        .unwrap_or_default();
+    match kind {
+        "http" => format!("curl {proxy}http://{host}:{port}/"),
+        "https" => format!("curl -k {proxy}https://{host}:{port}/"),
+        "postgres" => format!("psql \"host={host} port={port} user=postgres\""),
+        "redis" => format!("redis-cli -h {host} -p {port}"),
+        "ssh" => format!("ssh -p {port} {host}"),
+        "mysql" => format!("mysql -h {host} -P {port}"),
+        _ => format!("nc {host} {port}"),
+    }
+}
+
+/// The Services rows of a scan's open ports, in the scan's order. `dns_name` gives an
+/// address's name inside the tunnel (the commands use it, else the address); `verdict` the
+/// reachability of a probed port.
+pub fn service_views(
+    connection: &str,
+    results: &[ProbeResult],
+    socks: Option<SocketAddr>,
+    dns_name: &dyn Fn(IpAddr) -> Option<String>,
+    verdict: &dyn Fn(&ProbeTarget) -> Verdict,
+) -> Vec<ServiceView> {
+    results
+        .iter()
+        .filter_map(|r| {
+            let Outcome::Open { fingerprint } = &r.outcome else {
+                return None;
             };
-            let v = analyzer.check_key(&h.ip.to_string(), Protocol::Tcp, s.port);
-            out.push(ServiceView {
-                connection: crate::backend::DEMO.into(),
-                host: h.name.into(),
-                fqdn: h.fqdn.into(),
-                ip: h.ip.to_string(),
-                port: s.port,
-                kind,
-                verdict: verdict_of(&v),
-                command,
+            let t = &r.target;
+            let (kind, detail) = describe(fingerprint);
+            let ip = t.ip.to_string();
+            let fqdn = dns_name(t.ip);
+            let reach_as = fqdn.clone().unwrap_or_else(|| match t.ip {
+                IpAddr::V6(_) => format!("[{ip}]"),
+                IpAddr::V4(_) => ip.clone(),
             });
+            Some(ServiceView {
+                connection: connection.to_owned(),
+                host: t.name.clone().unwrap_or_else(|| ip.clone()),
+                fqdn: fqdn.unwrap_or_else(|| ip.clone()),
+                ip,
+                port: t.port,
+                kind: kind.to_owned(),
+                detail,
+                verdict: verdict(t),
+                command: service_command(kind, &reach_as, t.port, socks),
+            })
+        })
+        .collect()
+}
+
+/// What a scan covers: a topology (its hosts on the ports their rules name) and, for the demo,
+/// the home LAN beside it (its hosts on the common ports).
+pub struct ScanScope {
+    /// The VPC topology.
+    pub topo: Topology,
+    /// A LAN analysed on its own (the demo's home LAN).
+    pub lan: Option<(Topology, VpnHint)>,
+    /// Whether this is the demo network (its DNS names are known).
+    pub demo: bool,
+}
+
+impl ScanScope {
+    /// The demo network: its VPC and its home LAN.
+    pub fn demo() -> Result<ScanScope, AppError> {
+        Ok(ScanScope {
+            topo: demo_topology()?,
+            lan: Some((demo_home()?, home_hint())),
+            demo: true,
+        })
+    }
+
+    /// A topology the user opened.
+    pub fn of(topo: Topology) -> ScanScope {
+        ScanScope {
+            topo,
+            lan: None,
+            demo: false,
         }
     }
-    out
+
+    /// The probes to run.
+    pub fn targets(&self) -> Vec<ProbeTarget> {
+        let mut out = gatehouse_probe::topology_targets(&self.topo, None);
+        if let Some((lan, _)) = &self.lan {
+            out.extend(gatehouse_probe::topology_targets(lan, Some(COMMON_PORTS)));
+        }
+        gatehouse_vpc::probe::targets::dedup(out)
+    }
+
+    /// The Services rows of a scan through `connection` (whose profile gives `tunnel`), its
+    /// verdicts completed by the scan's own probes.
+    pub fn views(
+        &self,
+        connection: &str,
+        results: &[ProbeResult],
+        tunnel: Option<&Tunnel>,
+        socks: Option<SocketAddr>,
+    ) -> Vec<ServiceView> {
+        let hint = VpnHint::default();
+        let probes = reach_probes(results, &self.topo);
+        let main = Analyzer::new(&self.topo, tunnel, &hint, &probes);
+        let lan_probes = self
+            .lan
+            .as_ref()
+            .map(|(t, _)| reach_probes(results, t))
+            .unwrap_or_default();
+        let lan = self
+            .lan
+            .as_ref()
+            .map(|(t, h)| Analyzer::new(t, tunnel, h, &lan_probes));
+        let verdict = |t: &ProbeTarget| {
+            let key = t.ip.to_string();
+            let analyzer = match &lan {
+                Some(a) if a.find_target(&key).is_some() => a,
+                _ => &main,
+            };
+            verdict_of(&analyzer.check_key(&key, Protocol::Tcp, t.port))
+        };
+        let demo = self.demo;
+        let dns_name = move |ip: IpAddr| match ip {
+            IpAddr::V4(v4) if demo => plan::host_by_ip(v4).map(|h| h.fqdn.to_owned()),
+            _ => None,
+        };
+        service_views(connection, results, socks, &dns_name, &verdict)
+    }
 }
 
 #[cfg(test)]
@@ -551,7 +706,7 @@ mod tests {
     #[test]
     fn demo_map_nests_hosts_in_their_boxes_with_verdicts() {
         let profile = demo_profile(None);
-        let m = demo_map(&profile, true).expect("demo map");
+        let m = demo_map(&profile, true, &[]).expect("demo map");
         assert!(m.hosts.len() >= 8, "{} hosts", m.hosts.len());
         for h in &m.hosts {
             // Hosts sit in their subnet; load balancers on their VPC's top edge.
@@ -588,7 +743,7 @@ mod tests {
         let pi = find("pi");
         assert_eq!(pi.verdict, Verdict::Reachable, "{}", pi.sentence);
         // Not connected: the sentences say so.
-        let m = demo_map(&profile, false).expect("demo map");
+        let m = demo_map(&profile, false, &[]).expect("demo map");
         assert!(m
             .hosts
             .iter()
@@ -670,18 +825,234 @@ mod tests {
     }
 
     #[test]
-    fn demo_targets_and_services() {
+    fn demo_targets() {
         let t = demo_target("web-1", 80).expect("web-1");
         assert!(t.http);
         assert!(demo_target("web-1", 81).is_none());
         assert!(demo_target("nope", 80).is_none());
-        let s = demo_services(&demo_profile(None), None);
-        assert!(s
+    }
+
+    fn open(ip: [u8; 4], name: &str, port: u16, fingerprint: Fingerprint) -> ProbeResult {
+        ProbeResult {
+            target: ProbeTarget {
+                ip: IpAddr::from(ip),
+                port,
+                name: Some(name.to_owned()),
+            },
+            outcome: Outcome::Open { fingerprint },
+            elapsed_ms: 3,
+        }
+    }
+
+    /// Every fingerprint kind becomes a row: its kind, its detail and its command; closed
+    /// ports none.
+    #[test]
+    fn scan_results_become_service_rows() {
+        let results = vec![
+            open(
+                [10, 20, 1, 11],
+                "web-1",
+                80,
+                Fingerprint::Http {
+                    status: 200,
+                    title: Some("Welcome to web-1".into()),
+                    server: None,
+                },
+            ),
+            open(
+                [192, 168, 1, 1],
+                "router",
+                443,
+                Fingerprint::Tls {
+                    version: Some("TLS 1.3".into()),
+                    cipher: Some("TLS_AES_128_GCM_SHA256".into()),
+                    alert: None,
+                },
+            ),
+            open(
+                [192, 168, 1, 20],
+                "pi",
+                22,
+                Fingerprint::Ssh {
+                    banner: "SSH-2.0-OpenSSH_9.2p1".into(),
+                },
+            ),
+            open(
+                [10, 20, 2, 21],
+                "cache",
+                6379,
+                Fingerprint::Redis {
+                    auth_required: false,
+                },
+            ),
+            open(
+                [10, 20, 3, 31],
+                "db",
+                5432,
+                Fingerprint::Postgres {
+                    ssl: Some(false),
+                    error: None,
+                },
+            ),
+            open(
+                [192, 168, 1, 30],
+                "nas",
+                3306,
+                Fingerprint::Mysql {
+                    version: Some("8.0.36".into()),
+                    error: None,
+                },
+            ),
+            open([192, 168, 1, 30], "nas", 445, Fingerprint::Silent),
+            open(
+                [192, 168, 1, 30],
+                "nas",
+                9000,
+                Fingerprint::Unknown {
+                    bytes: 2,
+                    preview: "hi".into(),
+                },
+            ),
+            ProbeResult {
+                target: ProbeTarget {
+                    ip: IpAddr::from([10, 20, 3, 32]),
+                    port: 5432,
+                    name: Some("db-replica".into()),
+                },
+                outcome: Outcome::Timeout,
+                elapsed_ms: 1500,
+            },
+        ];
+        let socks: SocketAddr = "127.0.0.1:1080".parse().expect("addr");
+        let names =
+            |ip: IpAddr| (ip == IpAddr::from([10, 20, 1, 11])).then(|| "web-1.internal".to_owned());
+        let rows = service_views("demo", &results, Some(socks), &names, &|_| {
+            Verdict::Reachable
+        });
+        let got: Vec<(&str, &str, &str)> = rows
             .iter()
-            .any(|s| s.kind == "postgres" && s.command.starts_with("psql")));
-        let replica = s.iter().find(|s| s.host == "db-replica").expect("replica");
-        assert_eq!(replica.verdict, Verdict::Blocked);
-        let web = s.iter().find(|s| s.host == "web-1").expect("web-1");
-        assert_eq!(web.verdict, Verdict::Reachable);
+            .map(|r| (r.host.as_str(), r.kind.as_str(), r.detail.as_str()))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                ("web-1", "http", "HTTP 200 · Welcome to web-1"),
+                ("router", "https", "TLS 1.3 · TLS_AES_128_GCM_SHA256"),
+                ("pi", "ssh", "SSH · SSH-2.0-OpenSSH_9.2p1"),
+                ("cache", "redis", "Redis · PONG"),
+                ("db", "postgres", "PostgreSQL · no TLS"),
+                ("nas", "mysql", "MySQL · 8.0.36"),
+                ("nas", "tcp", "open · says nothing first"),
+                ("nas", "tcp", "open · 2 B: hi"),
+            ]
+        );
+        let cmd = |i: usize| rows[i].command.as_str();
+        assert_eq!(
+            cmd(0),
+            "curl --proxy socks5h://127.0.0.1:1080 http://web-1.internal:80/"
+        );
+        assert_eq!(rows[0].fqdn, "web-1.internal");
+        assert_eq!(
+            cmd(1),
+            "curl -k --proxy socks5h://127.0.0.1:1080 https://192.168.1.1:443/"
+        );
+        assert_eq!(cmd(2), "ssh -p 22 192.168.1.20");
+        assert_eq!(cmd(3), "redis-cli -h 10.20.2.21 -p 6379");
+        assert_eq!(cmd(4), "psql \"host=10.20.3.31 port=5432 user=postgres\"");
+        assert_eq!(cmd(5), "mysql -h 192.168.1.30 -P 3306");
+        assert_eq!(cmd(6), "nc 192.168.1.30 445");
+        assert!(rows
+            .iter()
+            .all(|r| r.connection == "demo" && r.verdict == Verdict::Reachable));
+        // The other details: a password, TLS offered, errors, alerts.
+        let d = |f: Fingerprint| describe(&f).1;
+        assert_eq!(
+            d(Fingerprint::Redis {
+                auth_required: true
+            }),
+            "Redis · password required"
+        );
+        assert_eq!(
+            d(Fingerprint::Postgres {
+                ssl: Some(true),
+                error: None
+            }),
+            "PostgreSQL · TLS offered"
+        );
+        assert_eq!(
+            d(Fingerprint::Mysql {
+                version: None,
+                error: Some("Host is not allowed".into())
+            }),
+            "MySQL · error: Host is not allowed"
+        );
+        assert_eq!(
+            d(Fingerprint::Tls {
+                version: None,
+                cipher: None,
+                alert: Some(40)
+            }),
+            "TLS · alert 40"
+        );
+        assert_eq!(
+            d(Fingerprint::Http {
+                status: 404,
+                title: None,
+                server: None
+            }),
+            "HTTP 404"
+        );
+        // Without the proxy (service mode), curl goes straight; an IPv6 address in brackets.
+        let v6 = open(
+            [0; 4],
+            "x",
+            80,
+            Fingerprint::Http {
+                status: 200,
+                title: None,
+                server: None,
+            },
+        );
+        let mut v6 = v6;
+        v6.target.ip = "fd00::5".parse().expect("v6");
+        let rows = service_views("work", &[v6], None, &|_| None, &|_| Verdict::Unknown);
+        assert_eq!(rows[0].command, "curl http://[fd00::5]:80/");
+        assert_eq!(rows[0].host, "x");
+    }
+
+    /// The demo's scope: its VPC hosts on their rules' ports, the home LAN on the common
+    /// ports; an open probe makes the verdict reachable with `probe-open`.
+    #[test]
+    fn demo_scope_targets_and_probe_verdicts() {
+        let scope = ScanScope::demo().expect("scope");
+        let t = scope.targets();
+        let has = |n: &str, p: u16| {
+            t.iter()
+                .any(|x| x.name.as_deref() == Some(n) && x.port == p)
+        };
+        assert!(
+            has("web-1", 80) && has("db", 5432) && has("pi", 8080) && has("nas", 3306),
+            "{t:?}"
+        );
+        let profile = demo_profile(None);
+        let tunnel = tunnel_of(&profile, "demo");
+        let results = vec![open(
+            [10, 20, 1, 20],
+            "cache",
+            6379,
+            Fingerprint::Redis {
+                auth_required: false,
+            },
+        )];
+        let rows = scope.views("demo", &results, Some(&tunnel), None);
+        assert_eq!(rows.len(), 1);
+        assert_eq!(rows[0].verdict, Verdict::Reachable);
+        let m = demo_map(&profile, true, &results).expect("map");
+        let cache = m.hosts.iter().find(|h| h.name == "cache").expect("cache");
+        assert!(
+            cache.codes.iter().any(|c| c == "probe-open"),
+            "{:?}",
+            cache.codes
+        );
     }
 }

@@ -228,11 +228,33 @@ async syntheticMap(hosts: number) : Promise<Result<MapView, AppError>> {
 }
 },
 /**
- * The private services reachable through the demo connection.
+ * The private services the last scan of each running connection found.
  */
 async listServices() : Promise<Result<ServiceView[], AppError>> {
     try {
     return { status: "ok", data: await TAURI_INVOKE("list_services") };
+} catch (e) {
+    if(e instanceof Error) throw e;
+    else return { status: "error", error: e  as any };
+}
+},
+/**
+ * Scans the active connection's network for services (long: poll `scan_progress`).
+ */
+async scanServices() : Promise<Result<ServiceView[], AppError>> {
+    try {
+    return { status: "ok", data: await TAURI_INVOKE("scan_services") };
+} catch (e) {
+    if(e instanceof Error) throw e;
+    else return { status: "error", error: e  as any };
+}
+},
+/**
+ * The running scan's progress (N of M probed), or the last scan's figures.
+ */
+async scanProgress() : Promise<Result<ScanProgress, AppError>> {
+    try {
+    return { status: "ok", data: await TAURI_INVOKE("scan_progress") };
 } catch (e) {
     if(e instanceof Error) throw e;
     else return { status: "error", error: e  as any };
@@ -607,6 +629,46 @@ rx_bytes: number;
  */
 tx_bytes: number }
 /**
+ * A scan of the active connection's network: running or last finished.
+ */
+export type ScanProgress = { 
+/**
+ * A scan runs now.
+ */
+running: boolean; 
+/**
+ * The connection scanned (none before the first scan).
+ */
+connection: string | null; 
+/**
+ * Probes finished.
+ */
+done: number; 
+/**
+ * Probes planned.
+ */
+total: number; 
+/**
+ * Open ports found (when finished).
+ */
+found: number; 
+/**
+ * Wall time so far (or of the whole scan), milliseconds.
+ */
+elapsed_ms: number; 
+/**
+ * Probes in flight at most (the limit).
+ */
+concurrency: number; 
+/**
+ * Most probes that were in flight at once.
+ */
+peak_in_flight: number; 
+/**
+ * Why the last scan failed.
+ */
+error: string | null }
+/**
  * Whether the Gatehouse service answers, for the Settings view.
  */
 export type ServiceInfo = { 
@@ -647,15 +709,19 @@ ip: string;
  */
 port: number; 
 /**
- * `http`, `postgres`, `redis`, `ssh`, …
+ * `http`, `https`, `postgres`, `redis`, `ssh`, `mysql`, `tcp` (open, not recognised).
  */
 kind: string; 
 /**
- * Reachability.
+ * What the prober saw (`HTTP 200 · Welcome to web-1`, `Redis · PONG`).
+ */
+detail: string; 
+/**
+ * Reachability (with the scan's probes: `probe-open`).
  */
 verdict: Verdict; 
 /**
- * The command to copy (curl, psql, redis-cli, ssh).
+ * The command to copy (curl, psql, redis-cli, ssh, mysql).
  */
 command: string }
 /**
