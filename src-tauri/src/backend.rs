@@ -794,8 +794,10 @@ impl Backend {
     async fn keep_map(&self, label: String, topo: Topology) -> MapView {
         let active = self.active_profile().await;
         let mut inner = self.inner.lock().await;
+        // The demo's probes are of the lab's addresses, not of this network.
         let probes = active
             .as_ref()
+            .filter(|(n, _)| n != DEMO)
             .and_then(|(n, _)| inner.scans.get(n))
             .map(|s| s.results.as_slice())
             .unwrap_or_default();

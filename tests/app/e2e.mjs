@@ -2,7 +2,8 @@
 // WebdriverIO. Run through scripts/app-e2e.sh (Xvfb + a private D-Bus session).
 //
 // Starts the app, clicks "Try the demo network", sees the demo connect, sees the VPC map with
-// reachable hosts and a blocked one, opens a web service and reads its page, imports a broken
+// reachable hosts and a blocked one, scans the demo's services (redis, PostgreSQL, SSH, MySQL,
+// TLS, HTTP fingerprinted), opens a web service and reads its page, imports a broken
 // .conf and reads its line error, disconnects through the tray's handler, and checks every
 // state change (card and tray). Checks that the map opens fitted and that search finds a host by
 // IP. Then manages a profile of its own (QR out and back in from a picture, export 0600, edit
@@ -179,9 +180,14 @@ try {
   let tray = await cmd("trayStatus");
   check(tray.status === "ok" && tray.data.state === "disconnected", `tray starts disconnected (${JSON.stringify(tray)})`);
 
+  // Services before any connection: nothing to scan, and it says so.
+  await openTab("services", "#scan-no-connection");
+  check(!(await browser.$("#scan-services").isEnabled()), "Scan is disabled without a connection");
+  await openTab("connections", "#try-demo");
+
   // Try the demo network: connects by itself.
   const clickedAt = Date.now();
-  await demoButton.click();
+  await browser.$("#try-demo").click();
   await waitState("demo", "connected");
   figures.demo_click_to_connected_ms = Date.now() - clickedAt;
   const seen = (await browser.execute(() => globalThis.__gatehouse.app.transitions.filter((t) => t.name === "demo").map((t) => t.state)));
@@ -231,8 +237,34 @@ try {
   await shot("map-search-web-1");
   await typeInto("#map-search", "");
 
-  // Services: open the web server and read its page through the tunnel.
+  // Services: scan the demo network; every lab service comes back fingerprinted.
   await browser.$("#tab-services").click();
+  const scanButton = await browser.$("#scan-services");
+  await scanButton.waitForClickable({ timeout: 15000 });
+  check((await scanButton.getText()) === "Scan", `the button says "${await scanButton.getText()}"`);
+  const scanAt = Date.now();
+  await scanButton.click();
+  await browser.$("#scan-progress").waitForExist({ timeout: 5000 });
+  await browser.waitUntil(async () => (await browser.$("#scan-services").getText()) === "Scan again", { timeout: 60000, timeoutMsg: "the scan did not finish" });
+  figures.demo_scan_ms = Date.now() - scanAt;
+  const rows = await browser.execute(() =>
+    [...document.querySelectorAll("tr[data-service]")].map((r) => ({ service: r.dataset.service, kind: r.dataset.kind, detail: r.querySelector('[data-testid="fingerprint"]')?.textContent ?? "" })),
+  );
+  figures.demo_scan_services = rows.length;
+  const row = (service) => rows.find((r) => r.service === service) ?? { kind: "", detail: "" };
+  check(row("cache:6379").kind === "redis" && row("cache:6379").detail.includes("PONG"), `redis answers PONG (${JSON.stringify(row("cache:6379"))})`);
+  check(row("db:5432").kind === "postgres" && row("db:5432").detail.includes("PostgreSQL"), `PostgreSQL found (${JSON.stringify(row("db:5432"))})`);
+  check(row("pi:22").kind === "ssh" && row("pi:22").detail.includes("SSH-2.0-"), `SSH found (${JSON.stringify(row("pi:22"))})`);
+  check(row("nas:3306").kind === "mysql" && row("nas:3306").detail.includes("MySQL"), `MySQL found (${JSON.stringify(row("nas:3306"))})`);
+  check(row("router:443").kind === "https" && row("router:443").detail.includes("TLS"), `TLS found (${JSON.stringify(row("router:443"))})`);
+  check(row("web-1:80").kind === "http" && row("web-1:80").detail.startsWith("HTTP 200"), `web-1's HTTP found (${JSON.stringify(row("web-1:80"))})`);
+  check(!rows.some((r) => r.service.startsWith("db-replica:")), "the blocked replica is not listed");
+  const summary = await browser.$("#scan-progress").getText();
+  check(/\d+ services found on demo: \d+ ports probed/.test(summary), `the scan sums up: "${summary}"`);
+  log(`demo scan: ${rows.length} services in ${figures.demo_scan_ms} ms (${summary})`);
+  await shot("services-demo-scanned");
+
+  // Open the web server and read its page through the tunnel.
   const open = await browser.$('button[aria-label="Open web-1 port 80"]');
   await open.waitForClickable({ timeout: 15000 });
   await open.click();
