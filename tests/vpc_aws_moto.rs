@@ -727,3 +727,83 @@ fn server_errors_and_timeouts_keep_the_previous_snapshot() {
     let listed: Vec<_> = std::fs::read_dir(store.dir()).unwrap().collect();
     assert_eq!(listed.len(), 1, "no temporary file left");
 }
+
+/// `gatehouse vpc drift STATE --aws` against moto: a state that knows the secondary region's VPC,
+/// subnet and instance (with an older address) and one instance AWS no longer has.
+#[test]
+fn drift_of_a_state_against_the_live_api() {
+    if !moto::can_run("vpc_aws_moto::drift_of_a_state_against_the_live_api") {
+        return;
+    }
+    let moto = Moto::start(&[]);
+    let m = moto.seed(PRIMARY, SECONDARY);
+    let dr = &m[SECONDARY];
+    let (vpc, subnet, host) = (
+        dr["vpcs"][0]["id"].as_str().unwrap(),
+        dr["subnets"][0]["id"].as_str().unwrap(),
+        dr["hosts"][0]["id"].as_str().unwrap(),
+    );
+    let state = format!(
+        r#"{{"version":4,"terraform_version":"1.9.8","serial":1,"lineage":"x","outputs":{{}},"resources":[
+ {{"mode":"managed","type":"aws_vpc","name":"dr","instances":[{{"attributes":{{"id":"{vpc}","arn":"arn:aws:ec2:{SECONDARY}:123456789012:vpc/{vpc}","cidr_block":"10.30.0.0/16","tags":{{"Name":"gatehouse-dr"}}}}}}]}},
+ {{"mode":"managed","type":"aws_subnet","name":"dr","instances":[{{"attributes":{{"id":"{subnet}","vpc_id":"{vpc}","cidr_block":"10.30.1.0/24","availability_zone":"{SECONDARY}a","tags":{{"Name":"dr-a"}}}}}}]}},
+ {{"mode":"managed","type":"aws_instance","name":"i","instances":[
+   {{"index_key":"standby","attributes":{{"id":"{host}","subnet_id":"{subnet}","private_ip":"10.30.1.99","instance_state":"running","tags":{{"Name":"dr-standby"}}}}}},
+   {{"index_key":"retired","attributes":{{"id":"i-0000000000gone","subnet_id":"{subnet}","private_ip":"10.30.1.6","instance_state":"running","tags":{{"Name":"retired"}}}}}}]}}
+]}}"#
+    );
+    let home = tempfile::tempdir().unwrap();
+    let path = home.path().join("dr.tfstate");
+    std::fs::write(&path, state).unwrap();
+    let url = moto.url();
+    let mut cmd = Command::new(gatehouse_bin());
+    cmd.args(["vpc", "drift", path.to_str().unwrap(), "--aws"])
+        .args(["--region", SECONDARY, "--json"]);
+    for (k, _) in std::env::vars() {
+        if k.starts_with("AWS_") {
+            cmd.env_remove(k);
+        }
+    }
+    let out = cmd
+        .env("HOME", home.path())
+        .env("GATEHOUSE_CONFIG_DIR", home.path().join("gatehouse"))
+        .env("AWS_ENDPOINT_URL", &url)
+        .env("AWS_ACCESS_KEY_ID", "AKIDGATEHOUSETEST")
+        .env("AWS_SECRET_ACCESS_KEY", "gatehouse-test-secret")
+        .output()
+        .expect("run gatehouse");
+    let v = json_of(&out);
+    assert_eq!(v["provider"], "aws", "{v}");
+    assert_eq!(v["in_sync"], false, "{v}");
+    let d = &v["drift"];
+    let ids = |key: &str| -> BTreeSet<String> {
+        d[key]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|o| o["id"].as_str().unwrap_or_default().to_string())
+            .collect()
+    };
+    // The retired instance is gone from AWS; the standby's address changed.
+    assert_eq!(ids("removed"), set(["i-0000000000gone".to_string()]), "{d}");
+    let changed: Vec<&Value> = d["changed"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["object"]["id"] == host)
+        .collect();
+    assert_eq!(changed.len(), 1, "{d}");
+    let fields = changed[0]["fields"].to_string();
+    assert!(
+        fields.contains("private_ips")
+            && fields.contains("10.30.1.99")
+            && fields.contains("10.30.1.5"),
+        "{fields}"
+    );
+    // What the state never held (the default VPC and its subnets) is reported as added; the
+    // VPC and subnet the state holds are in step.
+    let added = ids("added");
+    assert!(!added.contains(vpc) && !added.contains(subnet), "{d}");
+    let default_vpc = dr["implicit"]["vpcs"][0]["id"].as_str().unwrap();
+    assert!(added.contains(default_vpc), "{d}");
+}
