@@ -995,6 +995,15 @@ impl Backend {
                 report.peak_in_flight
             ),
         );
+        if name != DEMO {
+            // The user's own network: `gatehouse reach` takes these as its last probes too.
+            match gatehouse_vpc::store::SnapshotStore::open_default() {
+                Ok(store) => keep_probes(&store, &name, &dialer, &report.results),
+                Err(e) => {
+                    tracing::warn!(connection = %name, "the scan's results are not kept: {e}")
+                }
+            }
+        }
         self.inner.lock().await.scans.insert(
             name,
             Scanned {
@@ -1194,6 +1203,33 @@ fn view(inner: &Inner, name: String, origin: Origin) -> ConnectionView {
     v
 }
 
+/// Keeps a scan's results where `gatehouse reach` reads its last probes; a failure is logged.
+fn keep_probes(
+    store: &gatehouse_vpc::store::SnapshotStore,
+    name: &str,
+    dialer: &Dialer,
+    results: &[gatehouse_vpc::probe::ProbeResult],
+) {
+    let log = gatehouse_vpc::store::ProbeLog {
+        unix: SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0),
+        path: match dialer {
+            Dialer::Os => "os",
+            Dialer::Tunnel(_) => "no-root",
+        }
+        .to_owned(),
+        results: results.to_vec(),
+    };
+    if let Err(e) = store.save_probes(&log) {
+        tracing::warn!(
+            connection = name,
+            "the scan's results are not kept for reach: {e}"
+        );
+    }
+}
+
 /// `path` with a leading `~/` (or a lone `~`) replaced by the home directory, as a shell would;
 /// other paths as they are. A relative path is refused: it would land wherever the app runs.
 fn expand_home(path: &str) -> Result<PathBuf, AppError> {
@@ -1221,6 +1257,26 @@ fn expand_home(path: &str) -> Result<PathBuf, AppError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_scan_of_your_own_network_is_kept_for_reach() {
+        use gatehouse_vpc::probe::{Outcome, ProbeResult, Target};
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = gatehouse_vpc::store::SnapshotStore::open(dir.path());
+        let results = vec![ProbeResult {
+            target: Target {
+                ip: "10.20.1.10".parse().expect("ip"),
+                port: 5432,
+                name: None,
+            },
+            outcome: Outcome::Refused,
+            elapsed_ms: 3,
+        }];
+        keep_probes(&store, "work", &Dialer::Os, &results);
+        let log = store.latest_probes().expect("read").expect("kept");
+        assert_eq!(log.path, "os");
+        assert_eq!(log.results, results);
+    }
 
     #[test]
     fn export_paths_expand_home_and_refuse_relative_ones() {
