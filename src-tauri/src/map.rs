@@ -210,10 +210,18 @@ pub fn map_view(
             NodeKind::Subnet => cidr_of_subnet.get(n.id.as_str()).cloned(),
             _ => None,
         };
+        // The layout's subnet labels carry the CIDR; the box shows it apart.
+        let label = match &cidr {
+            Some(c) => match n.label.strip_suffix(&format!(" {c}")) {
+                Some(name) => name.to_owned(),
+                None => n.label,
+            },
+            None => n.label,
+        };
         boxes.push(MapBox {
             id: n.id,
             kind: kind.into(),
-            label: n.label,
+            label,
             cidr,
             x: n.x,
             y: n.y,
@@ -742,6 +750,16 @@ mod tests {
         }
         let pi = find("pi");
         assert_eq!(pi.verdict, Verdict::Reachable, "{}", pi.sentence);
+        // A subnet box names the subnet and carries its CIDR apart (shown once).
+        for b in m.boxes.iter().filter(|b| b.kind == "subnet") {
+            if let Some(c) = &b.cidr {
+                assert!(!b.label.contains(c.as_str()), "{} · {c}", b.label);
+            }
+        }
+        assert!(m
+            .boxes
+            .iter()
+            .any(|b| b.kind == "subnet" && b.cidr.as_deref() == Some("10.20.1.0/24")));
         // Not connected: the sentences say so.
         let m = demo_map(&profile, false, &[]).expect("demo map");
         assert!(m
