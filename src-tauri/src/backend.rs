@@ -818,29 +818,29 @@ impl Backend {
         profile: Option<String>,
         regions: Vec<String>,
     ) -> Result<MapView, AppError> {
-        let (source, topo) = tokio::task::spawn_blocking(move || {
+        self.live_map(move || {
             let env = gatehouse_cloud::aws::Env::from_process();
             map::topology_from_aws(&env, profile, regions)
         })
         .await
-        .map_err(err)??;
-        let map = self.keep_map(source, topo).await;
-        self.log(
-            "info",
-            None,
-            format!("{}: {} hosts", map.source, map.hosts.len()),
-        );
-        Ok(map)
     }
 
     /// The map of the DigitalOcean account whose token is in the keyring, read live.
     pub async fn map_from_digitalocean(&self) -> Result<MapView, AppError> {
-        let (source, topo) = tokio::task::spawn_blocking(move || {
+        self.live_map(|| {
             let base = gatehouse_cloud::digitalocean::api_url(None);
             map::topology_from_digitalocean(&base)
         })
         .await
-        .map_err(err)??;
+    }
+
+    /// Reads a live topology with `read` (blocking HTTP) off the async threads, keeps it as the
+    /// map and logs what came.
+    async fn live_map(
+        &self,
+        read: impl FnOnce() -> Result<(String, Topology), AppError> + Send + 'static,
+    ) -> Result<MapView, AppError> {
+        let (source, topo) = tokio::task::spawn_blocking(read).await.map_err(err)??;
         let map = self.keep_map(source, topo).await;
         self.log(
             "info",
