@@ -7,7 +7,8 @@ mod noroot_cmd;
 mod profile_cmd;
 mod scan_cmd;
 mod service_cmd;
-mod tunnel_cmd;
+mod status_cmd;
+mod up_cmd;
 mod vpc_aws_cmd;
 mod vpc_cmd;
 mod vpc_do_cmd;
@@ -30,9 +31,9 @@ enum Command {
     /// Manage WireGuard profiles: import, export, list, show, rename, delete, keygen, qr.
     Profile(profile_cmd::ProfileArgs),
     /// Connect a profile (or a .conf file) in the foreground; Ctrl-C disconnects.
-    Up(tunnel_cmd::UpArgs),
+    Up(up_cmd::UpArgs),
     /// Show the running tunnels: peers, endpoints, handshake age, bytes.
-    Status(tunnel_cmd::StatusArgs),
+    Status(status_cmd::StatusArgs),
     /// Disconnect a profile the Gatehouse service runs.
     Down(daemon_cmd::DownArgs),
     /// Run the privileged Gatehouse service (root), or talk to it.
@@ -52,8 +53,8 @@ fn main() -> std::process::ExitCode {
     let result = match cli.command {
         Command::Demo(args) => demo_cmd::run(args),
         Command::Profile(args) => profile_cmd::run(args),
-        Command::Up(args) => tunnel_cmd::up(args),
-        Command::Status(args) => tunnel_cmd::status(args),
+        Command::Up(args) => up_cmd::up(args),
+        Command::Status(args) => status_cmd::status(args),
         Command::Down(args) => daemon_cmd::down(args),
         Command::Daemon(args) => daemon_cmd::run(args),
         Command::Service(args) => service_cmd::run(args),

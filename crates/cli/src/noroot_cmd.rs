@@ -1,13 +1,16 @@
 //! `gatehouse up --no-root`: the profile's tunnel through the userspace network stack
-//! (`gatehouse-netstack`): no TUN device, no root. Serves a SOCKS5 and an HTTP proxy and port
+//! (the session engine's no-root driver): no TUN device, no root. Serves a SOCKS5 and an HTTP proxy and port
 //! forwards on 127.0.0.1 until Ctrl-C / SIGTERM.
 
 use std::net::SocketAddr;
 use std::time::Duration;
 
 use anyhow::Context;
-use gatehouse_netstack::{ForwardSpec, Netstack, NetstackOptions, Protocol};
-use gatehouse_profile::Config;
+use gatehouse_netstack::{ForwardSpec, NetstackOptions, Protocol};
+use gatehouse_session::engine::{Driver, LinkStats};
+use gatehouse_session::{Engine, EngineOptions};
+
+use crate::up_cmd::{follow, Loaded, Printer};
 
 /// Options of the no-root mode (flattened into `gatehouse up`).
 #[derive(clap::Args, Debug, Clone)]
@@ -43,8 +46,9 @@ fn parse_listen(s: &str) -> Result<Listen, String> {
         .map_err(|_| format!("{s}: expected addr:port or off"))
 }
 
-/// Runs the no-root client for `config` (with its keys) until Ctrl-C / SIGTERM.
-pub fn run(config: Config, label: &str, args: &NoRootArgs) -> anyhow::Result<()> {
+/// Runs the no-root client for a loaded profile (with its keys) on the session's engine until
+/// Ctrl-C / SIGTERM, printing its events.
+pub fn run(loaded: Loaded, args: &NoRootArgs, json_events: bool) -> anyhow::Result<()> {
     let options = NetstackOptions {
         socks_addr: args.socks.0,
         http_addr: args.http.0,
@@ -53,15 +57,21 @@ pub fn run(config: Config, label: &str, args: &NoRootArgs) -> anyhow::Result<()>
         idle_timeout: Duration::from_secs(args.idle_timeout.max(1)),
         ..NetstackOptions::default()
     };
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .context("starting the async runtime")?;
-    runtime.block_on(async {
-        let ns = Netstack::start(&config, options)
+    let label = loaded.label.clone();
+    crate::up_cmd::runtime()?.block_on(async {
+        // Nothing on the host changes: the engine's journal stays empty, in the run directory.
+        let engine = Engine::new(EngineOptions::new(crate::status_cmd::run_dir()))
+            .map_err(|e| anyhow::anyhow!("{label}: {e}"))?;
+        let mut events = engine.subscribe(1024);
+        let req = gatehouse_session::convert::connect_request(&loaded.name, &loaded.config, false)
+            .map_err(|e| anyhow::anyhow!("{label}: {}", e.message))?;
+        engine
+            .connect_with(req, Driver::NoRoot(options))
             .await
-            .with_context(|| format!("{label}: starting the no-root client"))?;
+            .map_err(|e| anyhow::anyhow!("{label}: starting the no-root client: {}", e.message))?;
+        let ns = engine
+            .netstack(&loaded.name)
+            .context("the no-root stack stopped at once")?;
         println!("{label}: up without root (userspace network stack, no TUN)");
         if let Some(a) = ns.socks_addr() {
             println!("  SOCKS5 proxy  {a}   e.g. curl --socks5-hostname {a} http://HOST/");
@@ -77,18 +87,19 @@ pub fn run(config: Config, label: &str, args: &NoRootArgs) -> anyhow::Result<()>
             println!("  forward {proto}   {} → {}", f.local, f.target);
         }
         println!("Ctrl-C disconnects.");
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-            .context("installing the SIGTERM handler")?;
-        tokio::select! {
-            r = tokio::signal::ctrl_c() => r.context("waiting for Ctrl-C")?,
-            _ = term.recv() => {}
+        drop(ns);
+        let mut out = Printer::new(json_events);
+        let failure = follow(&engine, &loaded.name, &mut events, &mut out).await?;
+        if let Some(LinkStats::NoRoot(s)) = engine.stats(&loaded.name) {
+            println!(
+                "{label}: down ({} connections opened, {} bytes sent, {} received)",
+                s.tcp_opened, s.bytes_to_tunnel, s.bytes_from_tunnel
+            );
         }
-        let s = ns.stats();
-        println!(
-            "{label}: down ({} connections opened, {} bytes sent, {} received)",
-            s.tcp_opened, s.bytes_to_tunnel, s.bytes_from_tunnel
-        );
-        ns.shutdown().await;
-        anyhow::Ok(())
+        engine.shutdown().await;
+        match failure {
+            None => anyhow::Ok(()),
+            Some(why) => anyhow::bail!("{label}: {why}"),
+        }
     })
 }

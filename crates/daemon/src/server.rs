@@ -126,6 +126,9 @@ pub async fn run(
     for name in &rec.replayed {
         tracing::warn!(profile = %name, "undid the host changes of a tunnel left by a previous run");
     }
+    for name in &rec.kept {
+        tracing::info!(profile = %name, "a tunnel of another running process (a foreground `gatehouse up`) is left as it is");
+    }
     for f in &rec.failures {
         tracing::error!("journal recovery: {f}");
     }

@@ -60,6 +60,10 @@ pub struct ConnectRequest {
     /// profiles only).
     #[serde(default)]
     pub kill_switch: bool,
+    /// The interface name asked for (`gatehouse up --name`); `None`: the profile name when it
+    /// is a free, valid interface name, else `gh%d`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interface: Option<String>,
 }
 
 /// The keys of one connect. `Debug` shows no key.
@@ -399,6 +403,7 @@ mod tests {
                 preshared_keys: vec![None, Some(KeyBytes([9; 32]))],
             },
             kill_switch: true,
+            interface: None,
         }
     }
 

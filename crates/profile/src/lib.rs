@@ -6,6 +6,7 @@
 //! * [`store`]: profiles on disk (no secrets), [`secrets`]: keys in the OS keyring or a vault.
 //! * [`qr`]: QR codes in and out.
 
+pub mod files;
 pub mod key;
 pub mod model;
 pub mod parse;

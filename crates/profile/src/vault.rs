@@ -204,13 +204,13 @@ impl Vault {
             detail: e.to_string(),
         })?;
         if let Some(dir) = self.path.parent() {
-            crate::store::ensure_private_dir(dir).map_err(|source| VaultError::Io {
+            crate::files::ensure_private_dir(dir).map_err(|source| VaultError::Io {
                 action: "write",
                 path: self.path.clone(),
                 source,
             })?;
         }
-        crate::store::write_atomic(&self.path, &cipher).map_err(|source| VaultError::Io {
+        crate::files::write_atomic(&self.path, &cipher).map_err(|source| VaultError::Io {
             action: "write",
             path: self.path.clone(),
             source,

@@ -38,6 +38,7 @@ pub fn connect_request(
         config: gatehouse_profile::write::write(&public),
         secrets,
         kill_switch,
+        interface: None,
     })
 }
 

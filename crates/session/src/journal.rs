@@ -47,6 +47,62 @@ pub struct Entry {
     /// Where the host changes stand.
     #[serde(flatten)]
     pub phase: Phase,
+    /// The process that made the changes (entries written before owners were recorded have
+    /// none and are always recovered).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<Owner>,
+}
+
+/// The process behind a journal entry: the service or a foreground `gatehouse up` share one
+/// journal, so a starting process undoes only what a process that is gone left behind, in its
+/// own network namespace.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Owner {
+    /// Its process id.
+    pub pid: u32,
+    /// Its start time (field 22 of `/proc/PID/stat`, clock ticks since boot): a reused pid
+    /// has another.
+    pub start: u64,
+    /// Its network namespace (`/proc/self/ns/net`, e.g. `net:[4026531840]`).
+    pub netns: String,
+}
+
+impl Owner {
+    /// This process.
+    pub fn this_process() -> Owner {
+        let pid = std::process::id();
+        Owner {
+            pid,
+            start: process_start(pid).unwrap_or(0),
+            netns: current_netns(),
+        }
+    }
+
+    /// Whether the owner still runs (same pid, same start time).
+    pub fn alive(&self) -> bool {
+        process_start(self.pid).is_some_and(|s| s == self.start)
+    }
+
+    /// Whether a process here may undo this entry: it is in the same network namespace and the
+    /// owner is gone (or is this very process).
+    pub fn may_recover(&self) -> bool {
+        self.netns == current_netns() && (self.pid == std::process::id() || !self.alive())
+    }
+}
+
+/// The network namespace of this process.
+fn current_netns() -> String {
+    std::fs::read_link("/proc/self/ns/net")
+        .map(|p| p.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
+/// A process's start time in clock ticks since boot, `None` when it does not exist.
+fn process_start(pid: u32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name (field 2) is in parentheses and may hold spaces: count after it.
+    let rest = &stat[stat.rfind(')')? + 1..];
+    rest.split_whitespace().nth(19)?.parse().ok()
 }
 
 /// One file of the journal and what it holds (or why it cannot be read).
@@ -181,6 +237,7 @@ impl Entry {
             interface: host.interface.clone(),
             kill_switch,
             phase: Phase::Planned { host: host.clone() },
+            owner: Some(Owner::this_process()),
         }
     }
 
@@ -286,5 +343,39 @@ mod tests {
         assert!(full.iter().any(|a| matches!(a, UndoAction::Dns(_))));
         let split = Entry::planned("home", &host(false), false).undo_actions();
         assert!(!split.iter().any(|a| matches!(a, UndoAction::Firewall(_))));
+    }
+
+    #[test]
+    fn owners_are_recovered_only_when_gone_and_in_this_namespace() {
+        let me = Owner::this_process();
+        assert!(me.start > 0, "no start time read for this process");
+        assert!(me.alive());
+        assert!(me.may_recover(), "this process may undo its own entries");
+        // Another live process (pid 1, whatever it is) is left alone.
+        let init = Owner {
+            pid: 1,
+            start: process_start(1).unwrap_or(0),
+            netns: me.netns.clone(),
+        };
+        assert!(init.alive() && !init.may_recover());
+        // The same pid with another start time is a reused pid: the owner is gone.
+        let reused = Owner {
+            start: init.start + 1,
+            ..init.clone()
+        };
+        assert!(!reused.alive() && reused.may_recover());
+        // A gone owner in another namespace: left for a process in that namespace.
+        let elsewhere = Owner {
+            netns: "net:[1]".into(),
+            ..reused
+        };
+        assert!(!elsewhere.may_recover());
+        // Old entries without an owner still parse.
+        let mut e = Entry::planned("home", &host(false), false);
+        e.owner = None;
+        let text = serde_json::to_string(&e).unwrap_or_else(|e| panic!("{e}"));
+        assert!(!text.contains("owner"));
+        let back: Entry = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(back, e);
     }
 }
