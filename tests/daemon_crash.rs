@@ -117,3 +117,74 @@ fn kill_9_then_restart_restores_the_host() {
         daemon.log_text()
     );
 }
+
+/// A foreground `gatehouse up` journals where the service does: `kill -9` of it leaves rules,
+/// nft tables, the endpoint route and resolv.conf behind, and the next `gatehouse daemon` in that
+/// namespace undoes them.
+#[test]
+fn kill_9_of_a_foreground_up_is_undone_by_the_next_daemon() {
+    if !can_run(
+        "kill_9_of_a_foreground_up_is_undone_by_the_next_daemon",
+        &["ip", "wg", "wireguard-go", "nft"],
+    ) {
+        return;
+    }
+    let bin = gatehouse_bin();
+    let topo = Topology::new("fk").unwrap_or_else(|e| panic!("{e}"));
+    let state_dir = topo.dir.join("state");
+    let before = topo.client_snapshot().unwrap_or_else(|e| panic!("{e}"));
+    let log = topo.dir.join("up.log");
+    let out = std::fs::File::create(&log).unwrap_or_else(|e| panic!("{e}"));
+    let err = out.try_clone().unwrap_or_else(|e| panic!("{e}"));
+    let mut up = std::process::Command::new("ip")
+        .args(["netns", "exec", &topo.client_ns])
+        .arg(&bin)
+        .arg("up")
+        .arg(&topo.client_conf)
+        .arg("--foreground")
+        .arg("--state-dir")
+        .arg(&state_dir)
+        .env("GATEHOUSE_RUN_DIR", topo.dir.join("run-fg"))
+        .stdin(std::process::Stdio::null())
+        .stdout(out)
+        .stderr(err)
+        .spawn()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let text = || std::fs::read_to_string(&log).unwrap_or_default();
+    let connected = gatehouse_e2e::netns::wait_until(std::time::Duration::from_secs(20), || {
+        text().contains("handshake")
+    });
+    assert!(connected, "gatehouse up did not connect:\n{}", text());
+    let journal = state_dir.join("journal");
+    let entries = std::fs::read_dir(&journal).map(|d| d.count()).unwrap_or(0);
+    assert_eq!(entries, 1, "a foreground tunnel journals in the state dir");
+    let during = topo.client_snapshot().unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        during.contains("nameserver 10.203.0.53"),
+        "DNS not applied:\n{during}"
+    );
+
+    let _ = up.kill();
+    let _ = up.wait();
+    let crashed = topo.client_snapshot().unwrap_or_else(|e| panic!("{e}"));
+    assert_ne!(
+        before, crashed,
+        "kill -9 left nothing behind: the test proves nothing"
+    );
+    let daemon =
+        Daemon::start(&bin, &topo.client_ns, &topo.dir, "root").unwrap_or_else(|e| panic!("{e}"));
+    let after = topo.client_snapshot().unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        before == after,
+        "the daemon's start did not restore the host:\n{}\n{}",
+        diff(&before, &after),
+        daemon.log_text()
+    );
+    let entries = std::fs::read_dir(&journal).map(|d| d.count()).unwrap_or(9);
+    assert_eq!(entries, 0, "the journal was not deleted");
+    assert!(
+        daemon.log_text().contains("undid the host changes"),
+        "{}",
+        daemon.log_text()
+    );
+}
