@@ -1,16 +1,17 @@
-//! The commands the UI calls: each forwards to [`Backend`] (or the tray's handler) and nothing
+//! The commands the UI calls: each forwards to [`Backend`] (`gatehouse_usecases`) (or the tray's handler) and nothing
 //! more. Their TypeScript wrappers are generated (`ui/src/bindings.ts`).
 
 use std::sync::Arc;
 
 use tauri::{AppHandle, State};
 
-use crate::backend::Backend;
-use crate::dto::{
-    AppError, ConnectionView, ImportOutcome, LogLine, MapView, OpenedService, ScanProgress,
-    ServiceView, TrayStatus,
+use gatehouse_usecases::settings::{ServiceInfo, Settings};
+use gatehouse_usecases::views::{
+    ConnectionView, ImportOutcome, LogLine, MapView, OpenedService, ScanProgress, ServiceView,
 };
-use crate::settings::{ServiceInfo, Settings};
+use gatehouse_usecases::{AppError, Backend};
+
+use crate::tray::TrayStatus;
 
 type B<'a> = State<'a, Arc<Backend>>;
 
@@ -104,7 +105,7 @@ pub async fn set_settings(
     b: B<'_>,
     settings: Settings,
 ) -> Result<Settings, AppError> {
-    b.set_settings(settings, |on| crate::settings::apply_autostart(&app, on))
+    b.set_settings(settings, |on| crate::autostart::apply_autostart(&app, on))
 }
 
 /// Whether the Gatehouse service answers.
@@ -172,7 +173,7 @@ pub async fn demo_map(b: B<'_>) -> Result<MapView, AppError> {
 #[tauri::command]
 #[specta::specta]
 pub async fn synthetic_map(hosts: u32) -> Result<MapView, AppError> {
-    crate::map::synthetic_map(hosts)
+    gatehouse_usecases::maps::synthetic_map(hosts)
 }
 
 /// The private services the last scan of each running connection found.

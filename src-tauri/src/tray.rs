@@ -4,15 +4,25 @@
 
 use std::sync::Arc;
 
+use gatehouse_usecases::views::{ConnectionView, StateKind};
+use gatehouse_usecases::{AppError, Backend};
+use serde::{Deserialize, Serialize};
+use specta::Type;
 use tauri::image::Image;
 use tauri::menu::{Menu, MenuItem, PredefinedMenuItem};
 use tauri::tray::TrayIconBuilder;
 use tauri::{AppHandle, Manager, Runtime};
 
-use crate::backend::Backend;
-use crate::dto::{AppError, ConnectionView, StateKind};
-
 const TRAY_ID: &str = "gatehouse";
+
+/// What the tray shows.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Type)]
+pub struct TrayStatus {
+    /// The icon's state.
+    pub state: StateKind,
+    /// The tooltip.
+    pub tooltip: String,
+}
 
 /// The state the tray shows for all connections: the most alarming one.
 pub fn overall(views: &[ConnectionView]) -> StateKind {
@@ -182,7 +192,7 @@ pub async fn perform<R: Runtime>(app: &AppHandle<R>, id: &str) -> Result<(), App
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::dto::{Origin, PeerView};
+    use gatehouse_usecases::views::{Origin, PeerView};
 
     fn conn(name: &str, state: StateKind, age: Option<f64>) -> ConnectionView {
         ConnectionView {

@@ -6,8 +6,8 @@
 //! binary for the shared checks (`cargo build -p gatehouse-cli`). No root:
 //! `cargo test -p gatehouse-app --test aws_map`.
 
-use gatehouse_app::dto::Verdict;
 use gatehouse_e2e::moto::{self, Moto};
+use gatehouse_usecases::views::Verdict;
 
 const PRIMARY: &str = "eu-west-1";
 const SECONDARY: &str = "us-east-1";
@@ -44,9 +44,13 @@ fn aws_account_map_from_moto() {
         "vpn.conf",
     )
     .expect("profile");
-    let map =
-        gatehouse_app::map::map_from_aws(&env, None, vec![PRIMARY.into()], Some(("vpn", &profile)))
-            .unwrap_or_else(|e| panic!("AWS map: {e}"));
+    let map = gatehouse_usecases::maps::map_from_aws(
+        &env,
+        None,
+        vec![PRIMARY.into()],
+        Some(("vpn", &profile)),
+    )
+    .unwrap_or_else(|e| panic!("AWS map: {e}"));
     assert!(
         map.source.starts_with("aws:default:eu-west-1"),
         "{}",

@@ -14,11 +14,11 @@ use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use gatehouse_app::backend::{Backend, BackendOptions, Notice};
-use gatehouse_app::dto::{ConnectionMode, ConnectionView, StateKind};
-use gatehouse_app::settings::{ModePreference, Settings, SettingsStore};
 use gatehouse_e2e::daemon::{can_run, gatehouse_bin, Daemon};
 use gatehouse_e2e::netns::Topology;
+use gatehouse_usecases::settings::{ModePreference, Settings, SettingsStore};
+use gatehouse_usecases::views::{ConnectionMode, ConnectionView, StateKind};
+use gatehouse_usecases::{Backend, BackendOptions, Notice};
 
 const TOOLS: &[&str] = &["ip", "wg", "wireguard-go", "nft"];
 const PROFILE: &str = "office";

@@ -1,23 +1,23 @@
-//! The app's settings: which mode connections run in, the kill switch, start at login,
+//! The settings: which mode connections run in, the kill switch, start at login,
 //! notifications, the theme. Persisted as JSON in the config directory (0600, written
 //! atomically with the profile store's helper); a file that cannot be read falls back to the
 //! defaults, with the reason logged and the bad file kept aside.
 
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
-use specta::Type;
 
-use crate::dto::{AppError, ConnectionMode};
+use crate::logs::Log;
+use crate::views::{AppError, ConnectionMode};
 
 /// The settings file's name in the config directory.
 pub const FILE_NAME: &str = "app-settings.json";
-/// The name the start-at-login entry is written under (`gatehouse.desktop` on Linux).
-pub const AUTOSTART_NAME: &str = "gatehouse";
 
 /// Where connections should run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, Type)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(rename_all = "snake_case")]
 pub enum ModePreference {
     /// The Gatehouse service when it answers, else no-root mode.
@@ -30,7 +30,8 @@ pub enum ModePreference {
 }
 
 /// The UI's colours.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, Type)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(rename_all = "snake_case")]
 pub enum Theme {
     /// Follow the desktop.
@@ -43,7 +44,8 @@ pub enum Theme {
 }
 
 /// What the user chose in Settings.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Type)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(default)]
 pub struct Settings {
     /// Where connections run.
@@ -71,7 +73,8 @@ impl Default for Settings {
 }
 
 /// Whether the Gatehouse service answers, for the Settings view.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Type)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct ServiceInfo {
     /// It answered the handshake.
     pub available: bool,
@@ -192,29 +195,66 @@ impl SettingsStore {
     }
 }
 
-/// Turns start at login on or off (tauri-plugin-autostart: an XDG autostart `.desktop` file
-/// on Linux).
-pub fn apply_autostart<R: tauri::Runtime>(
-    app: &tauri::AppHandle<R>,
-    on: bool,
-) -> Result<(), AppError> {
-    use tauri::Manager;
-    use tauri_plugin_autostart::{AutoLaunchManager, ManagerExt};
-    if app.try_state::<AutoLaunchManager>().is_none() {
-        return Err(AppError::new("start at login is not available here"));
+/// The settings in use and the file they are saved in.
+#[derive(Debug)]
+pub struct SettingsCell {
+    store: SettingsStore,
+    now: Mutex<Settings>,
+}
+
+impl SettingsCell {
+    /// The settings saved in `store` (the defaults, with the reason logged, when they cannot
+    /// be read).
+    pub fn load(store: SettingsStore, log: &Log) -> SettingsCell {
+        let (settings, why) = store.load();
+        if let Some(why) = why {
+            tracing::warn!("settings: {why}");
+            log.add("warn", None, format!("settings: {why}"));
+        }
+        SettingsCell {
+            store,
+            now: Mutex::new(settings),
+        }
     }
-    let manager = app.autolaunch();
-    let result = if on {
-        manager.enable()
-    } else {
-        manager.disable()
-    };
-    result.map_err(|e| {
-        AppError::new(format!(
-            "cannot turn start at login {}: {e}",
-            if on { "on" } else { "off" }
-        ))
-    })
+
+    /// The settings now.
+    pub fn get(&self) -> Settings {
+        self.now.lock().map(|s| *s).unwrap_or_default()
+    }
+
+    /// Saves `new`; when start at login changes, `autostart` turns it on or off first (a
+    /// failure there changes nothing). A new mode is logged.
+    pub fn set(
+        &self,
+        new: Settings,
+        autostart: impl FnOnce(bool) -> Result<(), AppError>,
+        log: &Log,
+    ) -> Result<Settings, AppError> {
+        let old = self.get();
+        if new.start_at_login != old.start_at_login {
+            autostart(new.start_at_login)?;
+        }
+        self.store.save(&new)?;
+        if let Ok(mut s) = self.now.lock() {
+            *s = new;
+        }
+        if new.mode != old.mode {
+            log.add(
+                "info",
+                None,
+                format!("connection mode: {}", mode_words(new.mode)),
+            );
+        }
+        Ok(new)
+    }
+}
+
+fn mode_words(m: ModePreference) -> &'static str {
+    match m {
+        ModePreference::Auto => "the Gatehouse service when it runs, else no-root",
+        ModePreference::Service => "the Gatehouse service",
+        ModePreference::NoRoot => "no-root (in the app)",
+    }
 }
 
 #[cfg(test)]
@@ -273,64 +313,6 @@ mod tests {
         assert!(why.contains(&kept[0]), "{why}");
         // Saving afterwards works and loads back.
         store.save(&Settings::default()).expect("save");
-        assert_eq!(store.load(), (Settings::default(), None));
-    }
-
-    /// `set_settings(start_at_login)` writes and removes the XDG autostart entry through
-    /// tauri-plugin-autostart (auto-launch writes under `$HOME/.config/autostart`, the XDG
-    /// default; both are pointed at a temp dir here).
-    #[test]
-    fn start_at_login_creates_and_removes_the_autostart_entry() {
-        let home = tempfile::tempdir().expect("tempdir");
-        let config = home.path().join(".config");
-        std::env::set_var("HOME", home.path());
-        std::env::set_var("XDG_CONFIG_HOME", &config);
-        let app = tauri::test::mock_builder()
-            .plugin(
-                tauri_plugin_autostart::Builder::new()
-                    .app_name(AUTOSTART_NAME)
-                    .build(),
-            )
-            .build(tauri::test::mock_context(tauri::test::noop_assets()))
-            .expect("mock app");
-        let options = crate::backend::BackendOptions {
-            settings: SettingsStore::at(config.join("gatehouse").join(FILE_NAME)),
-            socket: home.path().join("no-daemon.sock"),
-        };
-        let backend = crate::backend::Backend::new(options, |_| {});
-        let entry = config
-            .join("autostart")
-            .join(format!("{AUTOSTART_NAME}.desktop"));
-        assert!(!entry.exists());
-
-        let on = Settings {
-            start_at_login: true,
-            ..Settings::default()
-        };
-        let saved = backend
-            .set_settings(on, |v| apply_autostart(app.handle(), v))
-            .expect("turn on");
-        assert!(saved.start_at_login);
-        let text = std::fs::read_to_string(&entry).expect("the autostart entry");
-        assert!(
-            text.contains("[Desktop Entry]") && text.contains("Exec="),
-            "{text}"
-        );
-        assert_eq!(backend.settings(), on);
-
-        backend
-            .set_settings(Settings::default(), |v| apply_autostart(app.handle(), v))
-            .expect("turn off");
-        assert!(!entry.exists(), "the entry is removed");
-        let store = SettingsStore::at(config.join("gatehouse").join(FILE_NAME));
-        assert_eq!(store.load(), (Settings::default(), None));
-
-        // A failure to apply changes nothing.
-        let err = backend
-            .set_settings(on, |_| Err(AppError::new("no autostart here")))
-            .expect_err("refused");
-        assert_eq!(err.message, "no autostart here");
-        assert_eq!(backend.settings(), Settings::default());
         assert_eq!(store.load(), (Settings::default(), None));
     }
 
