@@ -5,13 +5,16 @@ mod daemon_cmd;
 mod demo_cmd;
 mod noroot_cmd;
 mod profile_cmd;
+mod reach_cmd;
 mod scan_cmd;
 mod service_cmd;
 mod status_cmd;
 mod up_cmd;
 mod vpc_aws_cmd;
 mod vpc_cmd;
+mod vpc_common;
 mod vpc_do_cmd;
+mod vpc_drift_cmd;
 
 use clap::{Parser, Subcommand};
 
@@ -43,7 +46,7 @@ enum Command {
     /// VPC topology: import a Terraform state, diff two topologies, lay one out.
     Vpc(vpc_cmd::VpcArgs),
     /// Why a host and port answer or not through the tunnel (VPC routes, security groups).
-    Reach(vpc_cmd::ReachArgs),
+    Reach(reach_cmd::ReachArgs),
     /// Probe private hosts and ports: what answers (HTTP, TLS, SSH, Redis, PostgreSQL, MySQL).
     Scan(scan_cmd::ScanArgs),
 }
@@ -59,7 +62,7 @@ fn main() -> std::process::ExitCode {
         Command::Daemon(args) => daemon_cmd::run(args),
         Command::Service(args) => service_cmd::run(args),
         Command::Vpc(args) => vpc_cmd::run(args),
-        Command::Reach(args) => vpc_cmd::reach(args),
+        Command::Reach(args) => reach_cmd::run(args),
         Command::Scan(args) => scan_cmd::run(args),
     };
     match result {

@@ -4,13 +4,13 @@
 
 use std::time::Duration;
 
-use anyhow::Context;
 use clap::Args;
 use gatehouse_cloud::aws::{import, Env, LiveImport, Settings, Target, Timeouts};
 use gatehouse_vpc::model::Topology;
 use gatehouse_vpc::snapshot::Snapshot;
-use gatehouse_vpc::store::SnapshotStore;
 use serde_json::json;
+
+use crate::vpc_common::{open_store, previous_kept, save_snapshot};
 
 /// `gatehouse vpc aws`.
 #[derive(Debug, Args)]
@@ -52,23 +52,12 @@ pub fn run(a: AwsArgs) -> anyhow::Result<()> {
     };
     let target = Target::resolve(&settings, &env)?;
     let source = target.source();
-    let store = if a.no_save {
-        None
-    } else {
-        Some(SnapshotStore::open_default()?)
-    };
+    let store = open_store(a.no_save)?;
 
     let got = match import(&settings, &env) {
         Ok(got) => got,
         Err(e) => {
-            let kept = match store.as_ref().map(|s| (s.latest(&source), s.path(&source))) {
-                Some((Ok(Some(prev)), Ok(path))) => format!(
-                    "; the previous snapshot of {source} ({}) is kept in {}",
-                    prev.taken_at,
-                    path.display()
-                ),
-                _ => String::new(),
-            };
+            let kept = previous_kept(store.as_ref(), &source, &format!(" of {source}"));
             return Err(
                 anyhow::Error::new(e).context(format!("the AWS import of {source} failed{kept}"))
             );
@@ -76,10 +65,7 @@ pub fn run(a: AwsArgs) -> anyhow::Result<()> {
     };
 
     let snap = Snapshot::now(source.clone(), got.topology.clone());
-    let saved = match &store {
-        Some(s) => Some(s.save(&snap).context("cannot save the snapshot")?),
-        None => None,
-    };
+    let saved = save_snapshot(store.as_ref(), &snap)?;
     if a.json {
         let v = json!({
             "source": source,

@@ -1,0 +1,81 @@
+//! What the `vpc` and `reach`/`scan` commands share: loading topologies, the snapshot store of
+//! a live import, and the reachability input of a profile. Imports no command module.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context as _;
+use gatehouse_vpc::model::Topology;
+use gatehouse_vpc::reach::{Status, Tunnel};
+use gatehouse_vpc::snapshot::Snapshot;
+use gatehouse_vpc::store::SnapshotStore;
+
+/// A state file, `show -json` output, or a snapshot saved by `vpc import --save`.
+pub(crate) fn load_topology(path: &Path) -> anyhow::Result<Topology> {
+    match gatehouse_vpc::tfstate::import_file(path) {
+        Ok((t, _)) => Ok(t),
+        Err(gatehouse_vpc::tfstate::ImportError::NotAState { .. }) => {
+            Ok(Snapshot::load(path)?.topology)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// A state file or `show -json` output only (a snapshot is refused).
+pub(crate) fn load_state(path: &Path) -> anyhow::Result<Topology> {
+    Ok(gatehouse_vpc::tfstate::import_file(path)?.0)
+}
+
+/// The snapshot store of a live import, none with `--no-save`.
+pub(crate) fn open_store(no_save: bool) -> anyhow::Result<Option<SnapshotStore>> {
+    Ok(if no_save {
+        None
+    } else {
+        Some(SnapshotStore::open_default()?)
+    })
+}
+
+/// Saves `snap` in `store` (when there is one); the file it went to.
+pub(crate) fn save_snapshot(
+    store: Option<&SnapshotStore>,
+    snap: &Snapshot,
+) -> anyhow::Result<Option<PathBuf>> {
+    store
+        .map(|s| s.save(snap).context("cannot save the snapshot"))
+        .transpose()
+}
+
+/// `; the previous snapshot{what} (TAKEN_AT) is kept in FILE` when `store` has one of
+/// `source`, else nothing: the tail of a failed live import's error.
+pub(crate) fn previous_kept(store: Option<&SnapshotStore>, source: &str, what: &str) -> String {
+    match store.map(|s| (s.latest(source), s.path(source))) {
+        Some((Ok(Some(prev)), Ok(path))) => format!(
+            "; the previous snapshot{what} ({}) is kept in {}",
+            prev.taken_at,
+            path.display()
+        ),
+        _ => String::new(),
+    }
+}
+
+/// The mark of a verdict in the text output, 7 columns wide.
+pub(crate) fn status_mark(status: Status) -> &'static str {
+    match status {
+        Status::Reachable => "ok     ",
+        Status::Blocked => "BLOCKED",
+        Status::Unknown => "?      ",
+    }
+}
+
+/// The reachability input of a wg-quick configuration (without this machine's routes).
+pub(crate) fn tunnel_of(config: &gatehouse_profile::Config, label: &str) -> Tunnel {
+    Tunnel::of_interface(
+        config.interface.addresses.clone(),
+        config.peers.iter().map(|p| {
+            (
+                p.endpoint.as_ref().and_then(|e| e.ip()),
+                p.allowed_ips.clone(),
+            )
+        }),
+        label,
+    )
+}
