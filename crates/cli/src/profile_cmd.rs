@@ -8,25 +8,18 @@
 //! `GATEHOUSE_VAULT_PASSPHRASE` or a prompt) and moves the stored secrets there;
 //! `gatehouse profile vault disable` moves them back to the keyring.
 
-use anyhow::{bail, Context as _};
+use anyhow::Context as _;
 use gatehouse_profile::parse::parse;
 use gatehouse_profile::qr;
-use gatehouse_profile::secrets::{Backend, BackendKind, Keyring, Slot};
+use gatehouse_profile::secrets::Slot;
 use gatehouse_profile::store::{NameChoice, Profile, Store};
-use gatehouse_profile::vault::Vault;
 use gatehouse_profile::write::write;
 use gatehouse_profile::{Config, Secret};
 use serde_json::{json, Value};
-use std::io::{Read as _, Write as _};
-use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
+use std::io::Read as _;
 use std::path::{Path, PathBuf};
 
-/// `println!` through [`out`].
-macro_rules! outln {
-    ($($t:tt)*) => {
-        out(&format!("{}\n", format_args!($($t)*)))?
-    };
-}
+use crate::profile_common::{emit, hook_names, out, outln, write_private_file};
 
 /// Arguments of `gatehouse profile`.
 #[derive(clap::Args)]
@@ -138,7 +131,7 @@ enum Cmd {
     /// Choose where keys are kept: the OS keyring (default) or a passphrase-encrypted vault.
     Vault {
         #[command(subcommand)]
-        action: VaultAction,
+        action: crate::profile_vault_cmd::VaultAction,
     },
 }
 
@@ -146,29 +139,6 @@ enum Cmd {
 enum OnOff {
     On,
     Off,
-}
-
-#[derive(clap::Subcommand)]
-enum VaultAction {
-    /// Keep keys in the vault file (passphrase from GATEHOUSE_VAULT_PASSPHRASE or a prompt);
-    /// moves the stored keys there from the keyring.
-    Enable {
-        /// Machine-readable output.
-        #[arg(long)]
-        json: bool,
-    },
-    /// Keep keys in the OS keyring again; moves them back from the vault.
-    Disable {
-        /// Machine-readable output.
-        #[arg(long)]
-        json: bool,
-    },
-    /// Tell which backend is in use.
-    Status {
-        /// Machine-readable output.
-        #[arg(long)]
-        json: bool,
-    },
 }
 
 /// Runs `gatehouse profile`.
@@ -225,7 +195,7 @@ pub fn run(args: ProfileArgs) -> anyhow::Result<()> {
             dns,
             listen_port,
             json,
-        } => keygen(
+        } => crate::profile_keygen_cmd::keygen(
             &mut store,
             name.as_deref(),
             &address,
@@ -233,7 +203,9 @@ pub fn run(args: ProfileArgs) -> anyhow::Result<()> {
             listen_port,
             json,
         ),
-        Cmd::Qr { profile, png, json } => qr_cmd(&mut store, &profile, png.as_deref(), json),
+        Cmd::Qr { profile, png, json } => {
+            crate::profile_qr_cmd::run(&mut store, &profile, png.as_deref(), json)
+        }
         Cmd::Hooks {
             profile,
             state,
@@ -257,41 +229,8 @@ pub fn run(args: ProfileArgs) -> anyhow::Result<()> {
                 },
             )
         }
-        Cmd::Vault { action } => vault(&mut store, action),
+        Cmd::Vault { action } => crate::profile_vault_cmd::run(&mut store, action),
     }
-}
-
-/// Writes to stdout; a closed pipe (`| head`) is not an error.
-fn out(text: &str) -> anyhow::Result<()> {
-    let mut o = std::io::stdout().lock();
-    match o.write_all(text.as_bytes()).and_then(|()| o.flush()) {
-        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e.into()),
-        _ => Ok(()),
-    }
-}
-
-/// Prints `value` as JSON, or the text.
-fn emit(json: bool, value: Value, text: impl FnOnce() -> String) -> anyhow::Result<()> {
-    if json {
-        outln!("{}", serde_json::to_string_pretty(&value)?);
-    } else {
-        outln!("{}", text());
-    }
-    Ok(())
-}
-
-fn hook_names(config: &Config) -> Vec<&'static str> {
-    let i = &config.interface;
-    [
-        ("PreUp", &i.pre_up),
-        ("PostUp", &i.post_up),
-        ("PreDown", &i.pre_down),
-        ("PostDown", &i.post_down),
-    ]
-    .into_iter()
-    .filter(|(_, v)| !v.is_empty())
-    .map(|(n, _)| n)
-    .collect()
 }
 
 fn hooks_warning(name: &str, config: &Config) -> Option<String> {
@@ -368,23 +307,6 @@ fn import(store: &mut Store, file: &str, name: Option<&str>, json: bool) -> anyh
             profile.info.secret_slots.len()
         )
     })
-}
-
-/// Writes `bytes` to a new or existing file with mode 0600.
-fn write_private_file(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(path)
-        .with_context(|| format!("cannot write {}", path.display()))?;
-    // An existing file keeps its mode on open: tighten it before writing any secret.
-    f.set_permissions(std::fs::Permissions::from_mode(0o600))
-        .with_context(|| format!("cannot chmod {}", path.display()))?;
-    f.write_all(bytes)
-        .and_then(|()| f.sync_all())
-        .with_context(|| format!("cannot write {}", path.display()))
 }
 
 fn export(store: &mut Store, name: &str, output: Option<&Path>, json: bool) -> anyhow::Result<()> {
@@ -567,143 +489,4 @@ fn show(store: &mut Store, name: &str, show_secrets: bool, json: bool) -> anyhow
     }
     out(&write(c))?;
     Ok(())
-}
-
-/// Builds an interface from command-line values by parsing them as wg-quick text, so they are
-/// checked exactly like a file.
-fn template(
-    address: &[String],
-    dns: &[String],
-    listen_port: Option<u16>,
-) -> anyhow::Result<Config> {
-    let mut text = String::from("[Interface]\n");
-    for a in address {
-        text.push_str(&format!("Address = {a}\n"));
-    }
-    for d in dns {
-        text.push_str(&format!("DNS = {d}\n"));
-    }
-    if let Some(p) = listen_port {
-        text.push_str(&format!("ListenPort = {p}\n"));
-    }
-    if address.iter().chain(dns).any(|v| v.contains(['\n', '#'])) {
-        bail!("--address and --dns values cannot contain '#' or line breaks");
-    }
-    Ok(parse(&text, "command line")?)
-}
-
-fn keygen(
-    store: &mut Store,
-    name: Option<&str>,
-    address: &[String],
-    dns: &[String],
-    listen_port: Option<u16>,
-    json: bool,
-) -> anyhow::Result<()> {
-    let Some(name) = name else {
-        let secret = Secret::generate();
-        let public = secret.public_key();
-        return emit(
-            json,
-            json!({"private_key": secret.expose_base64(), "public_key": public.to_string()}),
-            || {
-                format!(
-                    "PrivateKey = {}\nPublicKey = {public}",
-                    secret.expose_base64()
-                )
-            },
-        );
-    };
-    let config = template(address, dns, listen_port)?;
-    let (profile, public) = store.create_with_new_key(config, name)?;
-    let kind = store.backend_kind();
-    emit(
-        json,
-        json!({
-            "id": profile.info.id,
-            "name": profile.info.name,
-            "public_key": public.to_string(),
-            "secret_backend": kind.to_string(),
-        }),
-        || {
-            format!(
-                "created profile {} (private key in the {kind})\nPublicKey = {public}",
-                profile.info.name
-            )
-        },
-    )
-}
-
-fn qr_cmd(store: &mut Store, name: &str, png: Option<&Path>, json: bool) -> anyhow::Result<()> {
-    let profile = store.load(name, true)?;
-    let text = write(&profile.config);
-    match png {
-        Some(path) => {
-            let bytes = qr::to_png(&text, 8)?;
-            write_private_file(path, &bytes)?;
-            emit(
-                json,
-                json!({"id": profile.info.id, "name": profile.info.name, "png": path}),
-                || {
-                    format!(
-                        "wrote the QR code of {} to {} (mode 0600; it holds the private key)",
-                        profile.info.name,
-                        path.display()
-                    )
-                },
-            )
-        }
-        None => {
-            let art = qr::to_terminal(&text)?;
-            emit(
-                json,
-                json!({"id": profile.info.id, "name": profile.info.name, "terminal": art}),
-                || art.clone(),
-            )
-        }
-    }
-}
-
-fn vault(store: &mut Store, action: VaultAction) -> anyhow::Result<()> {
-    let (target, json) = match action {
-        VaultAction::Status { json } => {
-            let kind = store.backend_kind();
-            let path = store.dir().join(gatehouse_profile::vault::FILE_NAME);
-            return emit(
-                json,
-                json!({"secret_backend": kind.to_string(), "vault_file": path, "config_dir": store.dir()}),
-                || match kind {
-                    BackendKind::Keyring => {
-                        "keys are kept in the OS keyring (Secret Service)".to_string()
-                    }
-                    BackendKind::Vault => format!("keys are kept in the vault {}", path.display()),
-                },
-            );
-        }
-        VaultAction::Enable { json } => (BackendKind::Vault, json),
-        VaultAction::Disable { json } => (BackendKind::Keyring, json),
-    };
-    if store.backend_kind() == target {
-        return emit(
-            json,
-            json!({"secret_backend": target.to_string(), "moved": 0, "changed": false}),
-            || format!("already using the {target}"),
-        );
-    }
-    let backend = match target {
-        BackendKind::Vault => Backend::Vault(Vault::new(store.dir())),
-        BackendKind::Keyring => Backend::Keyring(Keyring::new()),
-    };
-    let (moved, cleaned) = store.switch_backend(backend)?;
-    if !cleaned {
-        eprintln!(
-            "WARNING: the keys were copied to the {target} but could not all be removed from \
-             the previous backend"
-        );
-    }
-    emit(
-        json,
-        json!({"secret_backend": target.to_string(), "moved": moved, "changed": true, "old_entries_removed": cleaned}),
-        || format!("keys are now kept in the {target} ({moved} moved)"),
-    )
 }

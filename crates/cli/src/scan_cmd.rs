@@ -16,10 +16,12 @@ use gatehouse_netstack::{Netstack, NetstackOptions};
 use gatehouse_probe::{Dialer, Report, Timeouts};
 use gatehouse_profile::Config;
 use gatehouse_vpc::model::{Protocol, Topology};
-use gatehouse_vpc::probe::targets::{self, TargetSpec, COMMON_PORTS};
-use gatehouse_vpc::probe::{reach_probes, Limits, Outcome, Target};
-use gatehouse_vpc::reach::{Analyzer, Status, Tunnel, VpnHint};
-use ipnet::IpNet;
+use gatehouse_vpc::probe::targets;
+use gatehouse_vpc::probe::{reach_probes, Limits, Outcome};
+use gatehouse_vpc::reach::{Analyzer, Tunnel, VpnHint};
+
+use crate::scan_targets::plan;
+use crate::vpc_common::{load_state, status_mark, tunnel_of};
 
 /// Arguments of `gatehouse scan`.
 #[derive(Args)]
@@ -118,186 +120,6 @@ fn load_profile(arg: &str, with_keys: bool) -> anyhow::Result<(Config, String)> 
     Ok((p.config, p.info.name))
 }
 
-fn load_topology(path: &Path) -> anyhow::Result<Topology> {
-    let (t, _) = gatehouse_vpc::tfstate::import_file(path)?;
-    Ok(t)
-}
-
-/// The reachability input of a profile (no local routes: the probe has the last word).
-fn tunnel_of(config: &Config, label: &str) -> Tunnel {
-    Tunnel::of_interface(
-        config.interface.addresses.clone(),
-        config.peers.iter().map(|p| {
-            (
-                p.endpoint.as_ref().and_then(|e| e.ip()),
-                p.allowed_ips.clone(),
-            )
-        }),
-        label,
-    )
-}
-
-/// AllowedIPs small enough to sweep (at most a /22), and the single addresses.
-fn allowed(config: &Config) -> (Vec<IpNet>, Vec<IpAddr>) {
-    let mut nets = Vec::new();
-    let mut hosts = Vec::new();
-    for net in config.peers.iter().flat_map(|p| p.allowed_ips.iter()) {
-        if net.prefix_len() == net.max_prefix_len() {
-            hosts.push(net.addr());
-        } else if targets::sweep(*net).is_ok() {
-            nets.push(*net);
-        }
-    }
-    (nets, hosts)
-}
-
-/// The probe list.
-struct Plan {
-    targets: Vec<Target>,
-    /// Probes of a port someone named (a `:PORT`, a topology rule): the table lists them
-    /// whatever the outcome; sweeps and common-port guesses list only what answers.
-    named: HashSet<(IpAddr, u16)>,
-    notes: Vec<String>,
-}
-
-async fn resolve_name(
-    name: &str,
-    port: u16,
-    topo: Option<&Topology>,
-    ns: Option<&Netstack>,
-) -> anyhow::Result<IpAddr> {
-    if let Some(h) = topo.and_then(|t| t.find_host(name)) {
-        if let Some(ip) = h.primary_ip() {
-            return Ok(ip);
-        }
-    }
-    if let Some(l) = topo.and_then(|t| {
-        t.load_balancers
-            .iter()
-            .find(|l| l.name == name || l.id == name)
-    }) {
-        if let Some(ip) = l.ip {
-            return Ok(ip);
-        }
-    }
-    match ns {
-        Some(ns) => {
-            let a = ns
-                .resolve(&gatehouse_netstack::Target::Name(name.to_string(), port))
-                .await?;
-            Ok(a.ip())
-        }
-        None => {
-            let mut addrs = tokio::net::lookup_host((name, port))
-                .await
-                .with_context(|| format!("cannot resolve {name}"))?;
-            addrs
-                .next()
-                .map(|a| a.ip())
-                .with_context(|| format!("{name} has no address"))
-        }
-    }
-}
-
-#[allow(clippy::too_many_arguments)]
-async fn plan(
-    args: &ScanArgs,
-    ports: Option<&[u16]>,
-    topo: Option<&Topology>,
-    profile: Option<&Config>,
-    demo: bool,
-    ns: Option<&Netstack>,
-) -> anyhow::Result<Plan> {
-    let default_ports = ports.unwrap_or(COMMON_PORTS);
-    let mut out = Vec::new();
-    let mut notes = Vec::new();
-    let mut named = HashSet::new();
-    if !args.targets.is_empty() {
-        for arg in &args.targets {
-            let spec: TargetSpec = arg.parse()?;
-            match spec {
-                TargetSpec::Addr(ip, Some(p)) => {
-                    named.insert((ip, p));
-                    out.extend(targets::expand(&[(ip, None)], &[p]))
-                }
-                TargetSpec::Addr(ip, None) => {
-                    out.extend(targets::expand(&[(ip, None)], default_ports))
-                }
-                TargetSpec::Net(net) => {
-                    let hosts: Vec<(IpAddr, Option<String>)> = targets::sweep(net)?
-                        .into_iter()
-                        .map(|ip| (ip, None))
-                        .collect();
-                    out.extend(targets::expand(&hosts, default_ports));
-                }
-                TargetSpec::Name(name, port) => {
-                    let ip = resolve_name(&name, port.unwrap_or(80), topo, ns).await?;
-                    let ps: Vec<u16> = match port {
-                        Some(p) => {
-                            named.insert((ip, p));
-                            vec![p]
-                        }
-                        None => default_ports.to_vec(),
-                    };
-                    out.extend(targets::expand(&[(ip, Some(name))], &ps));
-                }
-            }
-        }
-    } else if let Some(t) = topo {
-        let from_topo = gatehouse_probe::topology_targets(t, ports);
-        named.extend(from_topo.iter().map(|t| (t.ip, t.port)));
-        out.extend(from_topo);
-        if demo {
-            // The demo's home LAN is not in the VPC topology: its hosts on the common ports.
-            let home: Vec<(IpAddr, Option<String>)> = gatehouse_lab::plan::HOSTS
-                .iter()
-                .filter(|h| h.site == gatehouse_lab::plan::Site::Home)
-                .map(|h| (IpAddr::V4(h.ip), Some(h.name.to_string())))
-                .collect();
-            out.extend(targets::expand(&home, default_ports));
-        }
-    } else if let Some(config) = profile {
-        let (_, hosts) = allowed(config);
-        let hosts: Vec<(IpAddr, Option<String>)> = hosts.into_iter().map(|ip| (ip, None)).collect();
-        out.extend(targets::expand(&hosts, default_ports));
-    }
-    if args.lan {
-        match profile {
-            Some(config) => {
-                let (nets, _) = allowed(config);
-                if nets.is_empty() {
-                    notes.push("--lan: the profile has no AllowedIPs of a /22 or smaller".into());
-                }
-                for net in nets {
-                    let hosts: Vec<(IpAddr, Option<String>)> = targets::sweep(net)?
-                        .into_iter()
-                        .map(|ip| (ip, None))
-                        .collect();
-                    notes.push(format!(
-                        "--lan: sweeping {net} ({} addresses) on {} ports",
-                        hosts.len(),
-                        default_ports.len()
-                    ));
-                    out.extend(targets::expand(&hosts, default_ports));
-                }
-            }
-            None => bail!("--lan needs a profile (--profile, --no-root or --demo)"),
-        }
-    }
-    let targets = targets::dedup(out);
-    if targets.is_empty() {
-        bail!(
-            "nothing to probe: give targets (ADDRESS, NETWORK/PREFIX, NAME), --topology FILE, \
-             or --profile PROFILE"
-        );
-    }
-    Ok(Plan {
-        targets,
-        named,
-        notes,
-    })
-}
-
 /// Runs `gatehouse scan`.
 pub fn run(args: ScanArgs) -> anyhow::Result<()> {
     let path = if args.demo {
@@ -341,9 +163,9 @@ pub fn run(args: ScanArgs) -> anyhow::Result<()> {
         },
     };
     let topo = match (&args.topology, &path) {
-        (Some(f), _) => Some(
-            load_topology(f).with_context(|| format!("reading the topology {}", f.display()))?,
-        ),
+        (Some(f), _) => {
+            Some(load_state(f).with_context(|| format!("reading the topology {}", f.display()))?)
+        }
         (None, Via::Demo) => Some(
             gatehouse_vpc::tfstate::import_str(gatehouse_lab::TOPOLOGY_TFSTATE, "demo lab")
                 .context("the demo lab's topology")?
@@ -374,7 +196,8 @@ pub fn run(args: ScanArgs) -> anyhow::Result<()> {
             )),
         };
         let plan = plan(
-            &args,
+            &args.targets,
+            args.lan,
             ports.as_deref(),
             topo.as_ref(),
             profile.as_ref(),
@@ -526,12 +349,7 @@ fn render(
     if let Some(vs) = verdicts {
         writeln!(out, "\nReachability with these probes:")?;
         for v in vs {
-            let mark = match v.status {
-                Status::Reachable => "ok     ",
-                Status::Blocked => "BLOCKED",
-                Status::Unknown => "?      ",
-            };
-            writeln!(out, "{mark} {}", v.sentence)?;
+            writeln!(out, "{} {}", status_mark(v.status), v.sentence)?;
         }
     }
     Ok(())
