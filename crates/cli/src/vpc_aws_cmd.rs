@@ -10,7 +10,7 @@ use gatehouse_vpc::model::Topology;
 use gatehouse_vpc::snapshot::Snapshot;
 use serde_json::json;
 
-use crate::vpc_common::{open_store, previous_kept, save_snapshot};
+use crate::vpc_common::{joined, open_store, previous_kept, print_import, save_snapshot};
 
 /// `gatehouse vpc aws`.
 #[derive(Debug, Args)]
@@ -66,8 +66,10 @@ pub fn run(a: AwsArgs) -> anyhow::Result<()> {
 
     let snap = Snapshot::now(source.clone(), got.topology.clone());
     let saved = save_snapshot(store.as_ref(), &snap)?;
-    if a.json {
-        let v = json!({
+    print_import(
+        a.json,
+        || {
+            json!({
             "source": source,
             "profile": got.profile,
             "credentials_source": got.credentials_source,
@@ -79,15 +81,11 @@ pub fn run(a: AwsArgs) -> anyhow::Result<()> {
             "warnings": got.warnings,
             "counts": got.topology.counts(),
             "topology": got.topology,
-        });
-        println!("{}", serde_json::to_string_pretty(&v)?);
-        return Ok(());
-    }
-    print_text(&got, &snap);
-    if let Some(p) = saved {
-        println!("snapshot saved to {}", p.display());
-    }
-    Ok(())
+            })
+        },
+        || print_text(&got, &snap),
+        saved.as_deref(),
+    )
 }
 
 fn print_text(got: &LiveImport, snap: &Snapshot) {
@@ -101,12 +99,11 @@ fn print_text(got: &LiveImport, snap: &Snapshot) {
         snap.taken_at
     );
     for v in &t.vpcs {
-        let cidrs: Vec<String> = v.cidrs.iter().map(|c| c.to_string()).collect();
         println!(
             "{} {} {} {}",
             v.id,
             v.name,
-            cidrs.join(","),
+            joined(&v.cidrs),
             v.region.as_deref().unwrap_or("")
         );
         for s in t.subnets.iter().filter(|s| s.vpc.as_ref() == Some(&v.id)) {

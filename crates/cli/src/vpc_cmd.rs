@@ -10,7 +10,7 @@ use gatehouse_vpc::model::Topology;
 use gatehouse_vpc::snapshot::{diff, Snapshot};
 use gatehouse_vpc::tfstate::{import_file, ImportReport};
 
-use crate::vpc_common::load_topology;
+use crate::vpc_common::{joined, load_topology, print_host, print_import};
 
 /// `gatehouse vpc`.
 #[derive(Debug, Args)]
@@ -107,16 +107,12 @@ fn import(a: ImportArgs) -> anyhow::Result<()> {
             .save(path)
             .context("cannot save the snapshot")?;
     }
-    if a.json {
-        let out = serde_json::json!({ "topology": topology, "report": report });
-        println!("{}", serde_json::to_string_pretty(&out)?);
-        return Ok(());
-    }
-    print_summary(&a.file, &topology, &report);
-    if let Some(path) = &a.save {
-        println!("snapshot saved to {}", path.display());
-    }
-    Ok(())
+    print_import(
+        a.json,
+        || serde_json::json!({ "topology": topology, "report": report }),
+        || print_summary(&a.file, &topology, &report),
+        a.save.as_deref(),
+    )
 }
 
 fn print_summary(file: &Path, t: &Topology, r: &ImportReport) {
@@ -132,13 +128,12 @@ fn print_summary(file: &Path, t: &Topology, r: &ImportReport) {
         c.vpcs, c.subnets, c.hosts, c.load_balancers, c.gateways, c.route_tables, c.routes, c.firewalls, c.rules, c.peerings
     );
     for v in &t.vpcs {
-        let cidrs: Vec<String> = v.cidrs.iter().map(|c| c.to_string()).collect();
         println!(
             "  vpc {} ({}) {} {}{}",
             v.name,
             v.id,
             v.region.as_deref().unwrap_or("-"),
-            cidrs.join(","),
+            joined(&v.cidrs),
             if v.placeholder {
                 " [not in the state]"
             } else {
@@ -165,7 +160,7 @@ fn print_summary(file: &Path, t: &Topology, r: &ImportReport) {
                 .iter()
                 .filter(|h| h.subnet.as_deref() == Some(s.id.as_str()))
             {
-                print_host(h, "      ");
+                print_host(h, "      ", "host", false);
             }
         }
         for h in t
@@ -173,7 +168,7 @@ fn print_summary(file: &Path, t: &Topology, r: &ImportReport) {
             .iter()
             .filter(|h| h.vpc.as_deref() == Some(v.id.as_str()) && h.subnet.is_none())
         {
-            print_host(h, "    ");
+            print_host(h, "    ", "host", false);
         }
     }
     if r.skipped_total() > 0 {
@@ -187,17 +182,4 @@ fn print_summary(file: &Path, t: &Topology, r: &ImportReport) {
     for w in &r.warnings {
         println!("  warning: {w}");
     }
-}
-
-fn print_host(h: &gatehouse_vpc::model::Host, indent: &str) {
-    let ips: Vec<String> = h.private_ips.iter().map(|i| i.to_string()).collect();
-    println!(
-        "{indent}host {} {}{} {}",
-        h.name,
-        ips.join(","),
-        h.public_ip
-            .map(|p| format!(" public {p}"))
-            .unwrap_or_default(),
-        h.state.as_deref().unwrap_or("")
-    );
 }

@@ -79,3 +79,46 @@ pub(crate) fn tunnel_of(config: &gatehouse_profile::Config, label: &str) -> Tunn
         label,
     )
 }
+
+/// The output of an import: `value` as pretty JSON with `--json`, else `text` and where the
+/// snapshot was saved.
+pub(crate) fn print_import(
+    json: bool,
+    value: impl FnOnce() -> serde_json::Value,
+    text: impl FnOnce(),
+    saved: Option<&Path>,
+) -> anyhow::Result<()> {
+    if json {
+        println!("{}", serde_json::to_string_pretty(&value())?);
+        return Ok(());
+    }
+    text();
+    if let Some(p) = saved {
+        println!("snapshot saved to {}", p.display());
+    }
+    Ok(())
+}
+
+/// Comma-separated, as the text output lists addresses and CIDRs.
+pub(crate) fn joined<T: std::fmt::Display>(items: &[T]) -> String {
+    let all: Vec<String> = items.iter().map(|i| i.to_string()).collect();
+    all.join(",")
+}
+
+/// `{indent}{kind} NAME[ (ID)] PRIVATE_IPS[ public IP] STATE`.
+pub(crate) fn print_host(h: &gatehouse_vpc::model::Host, indent: &str, kind: &str, with_id: bool) {
+    let id = if with_id {
+        format!(" ({})", h.id)
+    } else {
+        String::new()
+    };
+    println!(
+        "{indent}{kind} {}{id} {}{} {}",
+        h.name,
+        joined(&h.private_ips),
+        h.public_ip
+            .map(|p| format!(" public {p}"))
+            .unwrap_or_default(),
+        h.state.as_deref().unwrap_or("")
+    );
+}

@@ -12,7 +12,9 @@ use gatehouse_vpc::snapshot::Snapshot;
 use gatehouse_vpc::store::SnapshotStore;
 use serde_json::json;
 
-use crate::vpc_common::{open_store, previous_kept, save_snapshot};
+use crate::vpc_common::{
+    joined, open_store, previous_kept, print_host, print_import, save_snapshot,
+};
 
 /// `gatehouse vpc digitalocean`.
 #[derive(Debug, Args)]
@@ -55,23 +57,21 @@ pub fn run(a: DoArgs) -> anyhow::Result<()> {
     let topology = import_live(&base, store.as_ref())?;
     let snap = Snapshot::now(live::SOURCE, topology);
     let saved = save_snapshot(store.as_ref(), &snap)?;
-    if a.json {
-        let v = json!({
-            "source": live::SOURCE,
-            "api_url": base,
-            "taken_at": snap.taken_at,
-            "snapshot_file": saved,
-            "counts": snap.topology.counts(),
-            "topology": snap.topology,
-        });
-        println!("{}", serde_json::to_string_pretty(&v)?);
-        return Ok(());
-    }
-    print_text(&base, &snap);
-    if let Some(p) = saved {
-        println!("snapshot saved to {}", p.display());
-    }
-    Ok(())
+    print_import(
+        a.json,
+        || {
+            json!({
+                "source": live::SOURCE,
+                "api_url": base,
+                "taken_at": snap.taken_at,
+                "snapshot_file": saved,
+                "counts": snap.topology.counts(),
+                "topology": snap.topology,
+            })
+        },
+        || print_text(&base, &snap),
+        saved.as_deref(),
+    )
 }
 
 /// Reads the token from standard input into the keyring.
@@ -129,13 +129,12 @@ fn print_text(base: &str, snap: &Snapshot) {
     );
     let mut listed = std::collections::BTreeSet::new();
     for v in &t.vpcs {
-        let cidrs: Vec<String> = v.cidrs.iter().map(|c| c.to_string()).collect();
         println!(
             "  vpc {} ({}) {} {}",
             v.name,
             v.id,
             v.region.as_deref().unwrap_or("-"),
-            cidrs.join(",")
+            joined(&v.cidrs)
         );
         for h in t
             .hosts
@@ -143,7 +142,7 @@ fn print_text(base: &str, snap: &Snapshot) {
             .filter(|h| h.vpc.as_deref() == Some(v.id.as_str()))
         {
             listed.insert(h.id.as_str());
-            print_droplet(h, "    ");
+            print_host(h, "    ", "droplet", true);
         }
         for l in t
             .load_balancers
@@ -166,7 +165,7 @@ fn print_text(base: &str, snap: &Snapshot) {
     if !others.is_empty() {
         println!("  outside the listed VPCs:");
         for h in others {
-            print_droplet(h, "    ");
+            print_host(h, "    ", "droplet", true);
         }
     }
     for l in t
@@ -184,18 +183,4 @@ fn print_text(base: &str, snap: &Snapshot) {
     for f in &t.firewalls {
         println!("  firewall {} ({}): {} rules", f.name, f.id, f.rules.len());
     }
-}
-
-fn print_droplet(h: &gatehouse_vpc::model::Host, indent: &str) {
-    let ips: Vec<String> = h.private_ips.iter().map(|i| i.to_string()).collect();
-    println!(
-        "{indent}droplet {} ({}) {}{} {}",
-        h.name,
-        h.id,
-        ips.join(","),
-        h.public_ip
-            .map(|p| format!(" public {p}"))
-            .unwrap_or_default(),
-        h.state.as_deref().unwrap_or("")
-    );
 }
