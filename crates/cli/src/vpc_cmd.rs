@@ -10,7 +10,7 @@ use gatehouse_vpc::model::Topology;
 use gatehouse_vpc::snapshot::{diff, Snapshot};
 use gatehouse_vpc::tfstate::{import_file, ImportReport};
 
-use crate::vpc_common::{joined, load_topology, print_host, print_import};
+use crate::vpc_common::{load_topology, print_host, print_import, vpc_line};
 
 /// `gatehouse vpc`.
 #[derive(Debug, Args)]
@@ -129,11 +129,8 @@ fn print_summary(file: &Path, t: &Topology, r: &ImportReport) {
     );
     for v in &t.vpcs {
         println!(
-            "  vpc {} ({}) {} {}{}",
-            v.name,
-            v.id,
-            v.region.as_deref().unwrap_or("-"),
-            joined(&v.cidrs),
+            "  {}{}",
+            vpc_line(v),
             if v.placeholder {
                 " [not in the state]"
             } else {

@@ -122,3 +122,14 @@ pub(crate) fn print_host(h: &gatehouse_vpc::model::Host, indent: &str, kind: &st
         h.state.as_deref().unwrap_or("")
     );
 }
+
+/// `vpc NAME (ID) REGION CIDRS`.
+pub(crate) fn vpc_line(v: &gatehouse_vpc::model::Vpc) -> String {
+    format!(
+        "vpc {} ({}) {} {}",
+        v.name,
+        v.id,
+        v.region.as_deref().unwrap_or("-"),
+        joined(&v.cidrs)
+    )
+}

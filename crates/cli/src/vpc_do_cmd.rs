@@ -13,7 +13,7 @@ use gatehouse_vpc::store::SnapshotStore;
 use serde_json::json;
 
 use crate::vpc_common::{
-    joined, open_store, previous_kept, print_host, print_import, save_snapshot,
+    open_store, previous_kept, print_host, print_import, save_snapshot, vpc_line,
 };
 
 /// `gatehouse vpc digitalocean`.
@@ -129,13 +129,7 @@ fn print_text(base: &str, snap: &Snapshot) {
     );
     let mut listed = std::collections::BTreeSet::new();
     for v in &t.vpcs {
-        println!(
-            "  vpc {} ({}) {} {}",
-            v.name,
-            v.id,
-            v.region.as_deref().unwrap_or("-"),
-            joined(&v.cidrs)
-        );
+        println!("  {}", vpc_line(v));
         for h in t
             .hosts
             .iter()
