@@ -1,6 +1,7 @@
 //! End-to-end: one state machine. The same profile, against the same wireguard-go gateway in a
 //! network namespace, connected twice — by `gatehouse up --foreground --json-events` (TUN, the
-//! CLI) and by the session engine's no-root driver (what the app's no-root mode runs) — goes
+//! CLI) and by the session engine's no-root driver (what the app's no-root mode runs, in
+//! crates/usecases' connections) — goes
 //! through the same states up to Connected and reports the same counters in its status.
 //!
 //! Needs root and wireguard-go (skipped with a notice otherwise; failed when

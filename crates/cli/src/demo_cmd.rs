@@ -47,14 +47,7 @@ pub struct DemoArgs {
 
 /// Runs `gatehouse demo` until Ctrl-C (or SIGTERM).
 pub fn run(args: DemoArgs) -> anyhow::Result<()> {
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
-        )
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .try_init();
+    crate::init_tracing();
     let lab = Lab::start(LabOptions {
         listen: args.listen,
         endpoint: args.endpoint,

@@ -174,14 +174,7 @@ fn warn_hooks(phase: &str, commands: &[String], interface: &str) {
 
 /// Runs `gatehouse up`.
 pub fn up(args: UpArgs) -> anyhow::Result<()> {
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
-        )
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .try_init();
+    crate::init_tracing();
 
     let source = resolve_source(&args.profile);
     if args.no_root {

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
 use gatehouse_vpc::model::Topology;
-use gatehouse_vpc::reach::{Status, Tunnel};
+use gatehouse_vpc::reach::Status;
 use gatehouse_vpc::snapshot::Snapshot;
 use gatehouse_vpc::store::SnapshotStore;
 
@@ -66,19 +66,8 @@ pub(crate) fn status_mark(status: Status) -> &'static str {
     }
 }
 
-/// The reachability input of a wg-quick configuration (without this machine's routes).
-pub(crate) fn tunnel_of(config: &gatehouse_profile::Config, label: &str) -> Tunnel {
-    Tunnel::of_interface(
-        config.interface.addresses.clone(),
-        config.peers.iter().map(|p| {
-            (
-                p.endpoint.as_ref().and_then(|e| e.ip()),
-                p.allowed_ips.clone(),
-            )
-        }),
-        label,
-    )
-}
+/// The reachability input of a wg-quick configuration (the product's one conversion).
+pub(crate) use gatehouse_usecases::maps::tunnel_of;
 
 /// The output of an import: `value` as pretty JSON with `--json`, else `text` and where the
 /// snapshot was saved.

@@ -2,8 +2,8 @@
 //!
 //! - service mode: `gatehouse_session` with the daemon (connect with the keys read from the
 //!   keyring and the kill switch setting, disconnect, status, events);
-//! - no-root mode (and the demo): one [`gatehouse_netstack::Netstack`] per connection, its
-//!   state from the session's connection state machine ([`gatehouse_session::machine`]).
+//! - no-root mode (and the demo): the session's in-process [`Engine`] with its no-root
+//!   driver — the same engine, state machine and events as the service and `gatehouse up`.
 //!
 //! The other use cases get what they need through [`Connections::active_profile`],
 //! [`Connections::netstack_of`], [`Connections::runs`] and [`Connections::lab_profile`].
@@ -12,13 +12,12 @@ use std::collections::BTreeMap;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex as StdMutex};
-use std::time::Instant;
 
 use gatehouse_lab::{Lab, LabOptions};
 use gatehouse_netstack::{Netstack, NetstackOptions, Target};
-use gatehouse_profile::{Config, Key};
-use gatehouse_session::machine::{Input, Machine, MachineConfig};
-use gatehouse_session::{ConnectionState, StatusReport, TunnelStatus};
+use gatehouse_profile::Config;
+use gatehouse_session::engine::Driver;
+use gatehouse_session::{ConnectionState, Engine, EngineOptions, StatusReport, TunnelStatus};
 use tokio::sync::Mutex;
 
 use crate::demo::{DEMO, DEMO_PROBE_HOST};
@@ -29,19 +28,10 @@ use crate::service;
 use crate::settings::{choose_mode, ModePreference, SettingsCell};
 use crate::views::{err, AppError, ConnectionMode, ConnectionView, Origin, PeerView, StateKind};
 
-/// A no-root connection: its network stack and its state machine.
-struct Running {
-    netstack: Arc<Netstack>,
-    origin: Origin,
-    machine: Machine,
-    /// The freshest handshake fed to the machine.
-    handshake: Option<Instant>,
-}
-
 #[derive(Default)]
 struct Inner {
-    /// No-root connections.
-    running: BTreeMap<String, Running>,
+    /// The no-root connections the app started on its engine, and where they come from.
+    running: BTreeMap<String, Origin>,
     /// The service's tunnels as last read.
     service: BTreeMap<String, TunnelStatus>,
     failed: BTreeMap<String, String>,
@@ -55,6 +45,19 @@ pub struct Connections {
     socket: PathBuf,
     settings: Arc<SettingsCell>,
     log: Arc<Log>,
+    /// The in-process engine of the no-root connections (or why it could not start).
+    engine: Result<Engine, String>,
+}
+
+/// The no-root engine's state directory: nothing on the host changes in no-root mode, so
+/// its journal stays empty; it lives in the runtime directory.
+fn engine_dir() -> PathBuf {
+    let base = std::env::var_os("XDG_RUNTIME_DIR")
+        .filter(|d| !d.is_empty())
+        .map(PathBuf::from)
+        .unwrap_or_else(std::env::temp_dir);
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    base.join(format!("gatehouse-app-{}", unsafe { libc::geteuid() }))
 }
 
 fn loopback_any() -> Option<SocketAddr> {
@@ -82,7 +85,14 @@ impl Connections {
             socket,
             settings,
             log,
+            engine: Engine::new(EngineOptions::new(engine_dir())).map_err(|e| e.message),
         }
+    }
+
+    fn engine(&self) -> Result<&Engine, AppError> {
+        self.engine
+            .as_ref()
+            .map_err(|e| AppError::new(format!("the in-process engine could not start: {e}")))
     }
 
     /// Reads the service's tunnels (none when it is not used or does not answer).
@@ -108,10 +118,10 @@ impl Connections {
         inner.service = service
             .map(|s| s.tunnels.into_iter().map(|t| (t.name.clone(), t)).collect())
             .unwrap_or_default();
-        let now = Instant::now();
-        for r in inner.running.values_mut() {
-            step_machine(r, now);
-        }
+        let mine = match &self.engine {
+            Ok(e) => e.status(),
+            Err(_) => StatusReport::default(),
+        };
         let mut names: Vec<(String, Origin)> =
             stored.into_iter().map(|n| (n, Origin::Stored)).collect();
         if inner.lab.is_some() {
@@ -120,7 +130,7 @@ impl Connections {
         let extra: Vec<(String, Origin)> = inner
             .running
             .iter()
-            .map(|(n, r)| (n.clone(), r.origin))
+            .map(|(n, o)| (n.clone(), *o))
             .chain(inner.service.keys().map(|n| (n.clone(), Origin::Stored)))
             .collect();
         for (name, origin) in extra {
@@ -130,7 +140,10 @@ impl Connections {
         }
         names
             .into_iter()
-            .map(|(name, origin)| view(&inner, name, origin))
+            .map(|(name, origin)| {
+                let ns = self.engine.as_ref().ok().and_then(|e| e.netstack(&name));
+                view(&inner, &mine, ns.as_deref(), name, origin)
+            })
             .collect()
     }
 
@@ -253,40 +266,34 @@ impl Connections {
             ..NetstackOptions::default()
         };
         inner.failed.remove(name);
-        match Netstack::start(&config, options).await {
-            Ok(ns) => {
-                let ns = Arc::new(ns);
-                let mut machine = Machine::new(MachineConfig::default());
-                machine.handle(Input::Started, Instant::now());
-                inner.running.insert(
-                    name.to_owned(),
-                    Running {
-                        netstack: ns.clone(),
-                        origin,
-                        machine,
-                        handshake: None,
-                    },
-                );
-                drop(inner);
-                self.log
-                    .add("info", Some(name), "connecting (no-root mode)");
-                if origin == Origin::Demo {
-                    // A first packet starts the handshake: ask the lab's DNS for a host.
-                    let probe = Target::Name(DEMO_PROBE_HOST.to_owned(), 80);
-                    tokio::spawn(async move {
-                        if let Err(e) = ns.resolve(&probe).await {
-                            tracing::warn!("demo probe: {e}");
-                        }
-                    });
-                }
-                self.refresh().await;
-                Ok(())
-            }
-            Err(e) => {
-                drop(inner);
-                self.failed(name, e.to_string()).await
-            }
+        drop(inner);
+        let engine = self.engine()?;
+        let req = gatehouse_session::convert::connect_request(name, &config, false);
+        let started = match req {
+            Ok(req) => engine.connect_with(req, Driver::NoRoot(options)).await,
+            Err(e) => Err(e),
+        };
+        if let Err(e) = started {
+            return self.failed(name, e.message).await;
         }
+        self.inner
+            .lock()
+            .await
+            .running
+            .insert(name.to_owned(), origin);
+        self.log
+            .add("info", Some(name), "connecting (no-root mode)");
+        if let (Origin::Demo, Some(ns)) = (origin, engine.netstack(name)) {
+            // A first packet starts the handshake: ask the lab's DNS for a host.
+            let probe = Target::Name(DEMO_PROBE_HOST.to_owned(), 80);
+            tokio::spawn(async move {
+                if let Err(e) = ns.resolve(&probe).await {
+                    tracing::warn!("demo probe: {e}");
+                }
+            });
+        }
+        self.refresh().await;
+        Ok(())
     }
 
     /// Disconnects a profile wherever it runs (no-op when it is not running).
@@ -296,9 +303,9 @@ impl Connections {
             inner.failed.remove(name);
             (inner.running.remove(name), inner.service.contains_key(name))
         };
-        if let Some(r) = taken {
-            if let Ok(ns) = Arc::try_unwrap(r.netstack) {
-                ns.shutdown().await;
+        if taken.is_some() {
+            if let Ok(engine) = self.engine() {
+                let _ = engine.disconnect(name).await;
             }
             self.log.add("info", Some(name), "disconnected");
         } else if in_service {
@@ -331,14 +338,13 @@ impl Connections {
     /// Disconnects the app's own connections and stops the lab (before quitting). The
     /// service's tunnels keep running: they outlive the app by design.
     pub async fn shutdown(&self) {
-        let (running, lab) = {
+        let lab = {
             let mut inner = self.inner.lock().await;
-            (std::mem::take(&mut inner.running), inner.lab.take())
+            inner.running.clear();
+            inner.lab.take()
         };
-        for (_, r) in running {
-            if let Ok(ns) = Arc::try_unwrap(r.netstack) {
-                ns.shutdown().await;
-            }
+        if let Ok(engine) = self.engine() {
+            engine.shutdown().await;
         }
         if let Some(lab) = lab {
             lab.stop();
@@ -393,8 +399,7 @@ impl Connections {
 
     /// The no-root stack of a connection running in the app.
     pub async fn netstack_of(&self, name: &str) -> Option<Arc<Netstack>> {
-        let inner = self.inner.lock().await;
-        inner.running.get(name).map(|r| r.netstack.clone())
+        self.engine.as_ref().ok()?.netstack(name)
     }
 
     /// Whether a connection runs (in the app or in the service).
@@ -425,22 +430,30 @@ impl Connections {
     }
 }
 
-/// Feeds a no-root connection's counters and handshakes to its state machine.
-fn step_machine(r: &mut Running, now: Instant) {
-    let stats = r.netstack.stats();
-    let freshest = stats.peers.iter().filter_map(|p| p.last_handshake).max();
-    if freshest.is_some() && freshest > r.handshake {
-        r.handshake = freshest;
-        r.machine.handle(Input::Handshake, now);
+/// Fills a view's state, peers and counters from a tunnel's status.
+fn fill(v: &mut ConnectionView, t: &TunnelStatus, mode: ConnectionMode) {
+    (v.state, v.detail) = state_of(&t.state);
+    v.mode = Some(mode);
+    for p in &t.peers {
+        v.rx_bytes += p.rx_bytes as f64;
+        v.tx_bytes += p.tx_bytes as f64;
+        v.peers.push(PeerView {
+            public_key: p.public_key.clone(),
+            endpoint: p.endpoint.clone(),
+            handshake_age_secs: p.latest_handshake_secs.map(|s| s as f64),
+            rx_bytes: p.rx_bytes as f64,
+            tx_bytes: p.tx_bytes as f64,
+        });
     }
-    let sent: u64 = stats.peers.iter().map(|p| p.tx_packets).sum();
-    let received: u64 = stats.peers.iter().map(|p| p.rx_bytes).sum();
-    r.machine.handle(Input::Sent(sent), now);
-    r.machine.handle(Input::Received(received), now);
-    r.machine.poll(now);
 }
 
-fn view(inner: &Inner, name: String, origin: Origin) -> ConnectionView {
+fn view(
+    inner: &Inner,
+    mine: &StatusReport,
+    ns: Option<&Netstack>,
+    name: String,
+    origin: Origin,
+) -> ConnectionView {
     let mut v = ConnectionView {
         name,
         origin,
@@ -458,42 +471,17 @@ fn view(inner: &Inner, name: String, origin: Origin) -> ConnectionView {
         v.detail = Some(msg.clone());
     }
     if let Some(t) = inner.service.get(&v.name) {
-        (v.state, v.detail) = state_of(&t.state);
-        v.mode = Some(ConnectionMode::Service);
-        for p in &t.peers {
-            v.rx_bytes += p.rx_bytes as f64;
-            v.tx_bytes += p.tx_bytes as f64;
-            v.peers.push(PeerView {
-                public_key: p.public_key.clone(),
-                endpoint: p.endpoint.clone(),
-                handshake_age_secs: p.latest_handshake_secs.map(|s| s as f64),
-                rx_bytes: p.rx_bytes as f64,
-                tx_bytes: p.tx_bytes as f64,
-            });
-        }
+        fill(&mut v, t, ConnectionMode::Service);
         return v;
     }
-    let Some(r) = inner.running.get(&v.name) else {
+    if !inner.running.contains_key(&v.name) {
         return v;
-    };
-    let stats = r.netstack.stats();
-    let now = Instant::now();
-    for p in &stats.peers {
-        let age = p.last_handshake.map(|t| now.saturating_duration_since(t));
-        v.rx_bytes += p.rx_bytes as f64;
-        v.tx_bytes += p.tx_bytes as f64;
-        v.peers.push(PeerView {
-            public_key: Key(p.public_key).to_string(),
-            endpoint: p.endpoint.map(|e| e.to_string()),
-            handshake_age_secs: age.map(|a| a.as_secs() as f64),
-            rx_bytes: p.rx_bytes as f64,
-            tx_bytes: p.tx_bytes as f64,
-        });
     }
-    (v.state, v.detail) = state_of(r.machine.state());
-    v.mode = Some(ConnectionMode::NoRoot);
-    v.socks_proxy = r.netstack.socks_addr().map(|a| a.to_string());
-    v.http_proxy = r.netstack.http_addr().map(|a| a.to_string());
+    if let Some(t) = mine.tunnels.iter().find(|t| t.name == v.name) {
+        fill(&mut v, t, ConnectionMode::NoRoot);
+    }
+    v.socks_proxy = ns.and_then(|n| n.socks_addr()).map(|a| a.to_string());
+    v.http_proxy = ns.and_then(|n| n.http_addr()).map(|a| a.to_string());
     v
 }
 
