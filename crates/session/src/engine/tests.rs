@@ -29,18 +29,7 @@ fn empty_journal_recovers_nothing() {
     assert_eq!(e, Some(ErrorKind::NotFound));
 }
 
-fn host_config(interface: &str) -> gatehouse_os::HostConfig {
-    gatehouse_os::HostConfig {
-        interface: interface.into(),
-        addresses: Vec::new(),
-        mtu: None,
-        allowed_ips: Vec::new(),
-        table: gatehouse_os::Table::Off,
-        fwmark: None,
-        endpoints: Vec::new(),
-        dns: gatehouse_os::DnsConfig::default(),
-    }
-}
+use super::tun::empty_host as host_config;
 
 #[test]
 fn recovery_leaves_the_entries_of_live_processes_and_other_namespaces() {

@@ -256,15 +256,16 @@ async fn revert_actions(actions: &[gatehouse_os::UndoAction]) -> Result<(), Stri
     let applied = gatehouse_os::Applied {
         interface: String::new(),
         mtu: 0,
-        plan: gatehouse_os::Plan::compute(&empty_host(), |_| false),
+        plan: gatehouse_os::Plan::compute(&empty_host(""), |_| false),
         actions: actions.to_vec(),
     };
     applied.revert().await.map_err(|e| e.to_string())
 }
 
-fn empty_host() -> gatehouse_os::HostConfig {
+/// A host configuration that changes nothing on `interface`.
+pub(super) fn empty_host(interface: &str) -> gatehouse_os::HostConfig {
     gatehouse_os::HostConfig {
-        interface: String::new(),
+        interface: interface.to_owned(),
         addresses: Vec::new(),
         mtu: None,
         allowed_ips: Vec::new(),
