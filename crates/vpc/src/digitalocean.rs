@@ -404,6 +404,8 @@ fn add_page(
                     state: d.status,
                     source_dest_check: None,
                     interfaces: Vec::new(),
+                    service: None,
+                    subnets: Vec::new(),
                 });
             }
             next_of(p.links)

@@ -13,16 +13,21 @@ use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
 
 /// Which cloud an object comes from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Provider {
     /// Amazon Web Services.
     Aws,
+    /// Microsoft Azure.
+    Azure,
     /// DigitalOcean.
     Digitalocean,
     /// Google Cloud.
     Gcp,
     /// Anything else (hand-written topologies, the demo lab).
+    #[default]
     Other,
 }
 
@@ -35,7 +40,8 @@ pub struct Topology {
     /// Subnets (AWS subnets, GCP subnetworks).
     #[serde(default)]
     pub subnets: Vec<Subnet>,
-    /// Machines: instances, droplets.
+    /// Machines (instances, droplets, VMs) and managed services (databases, caches, cluster
+    /// APIs), the latter with [`Host::service`] set.
     #[serde(default)]
     pub hosts: Vec<Host>,
     /// Load balancers with their listeners and targets.
@@ -44,7 +50,7 @@ pub struct Topology {
     /// AWS target groups (what a listener forwards to).
     #[serde(default)]
     pub target_groups: Vec<TargetGroup>,
-    /// Internet and NAT gateways.
+    /// Internet, NAT, VPN and transit gateways.
     #[serde(default)]
     pub gateways: Vec<Gateway>,
     /// Route tables with their subnet associations.
@@ -83,6 +89,12 @@ pub struct Counts {
     pub rules: usize,
     /// Peerings.
     pub peerings: usize,
+    /// Hosts that are managed services (databases, caches, cluster APIs…).
+    #[serde(default)]
+    pub services: usize,
+    /// Gateway attachments (transit gateway VPC/VPN attachments).
+    #[serde(default)]
+    pub attachments: usize,
 }
 
 impl Topology {
@@ -100,6 +112,8 @@ impl Topology {
             firewalls: self.firewalls.len(),
             rules: self.firewalls.iter().map(|f| f.rules.len()).sum(),
             peerings: self.peerings.len(),
+            services: self.hosts.iter().filter(|h| h.service.is_some()).count(),
+            attachments: self.gateways.iter().map(|g| g.attachments.len()).sum(),
         }
     }
 
@@ -149,9 +163,17 @@ impl Topology {
             .find(|t| t.main && t.vpc.as_deref() == Some(vpc_id))
     }
 
-    /// A host by id, name or one of its IP addresses.
+    /// A host by id, name, a managed service's endpoint name, or one of its IP addresses.
     pub fn find_host(&self, key: &str) -> Option<&Host> {
         if let Some(h) = self.hosts.iter().find(|h| h.id == key || h.name == key) {
+            return Some(h);
+        }
+        if let Some(h) = self.hosts.iter().find(|h| {
+            h.service
+                .as_ref()
+                .and_then(|s| s.endpoint.as_deref())
+                .is_some_and(|e| e.eq_ignore_ascii_case(key))
+        }) {
             return Some(h);
         }
         let ip: IpAddr = key.parse().ok()?;
@@ -216,8 +238,9 @@ pub struct Subnet {
     pub tags: BTreeMap<String, String>,
 }
 
-/// A machine: an EC2 instance, a droplet, a GCE instance.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// A machine (an EC2 instance, a droplet, a GCE or Azure VM) or a managed service that answers on
+/// private addresses (an RDS database, an ElastiCache cluster, a Kubernetes API endpoint…).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Host {
     /// Provider id.
     pub id: String,
@@ -259,6 +282,158 @@ pub struct Host {
     /// Network interface ids (a route may target an interface).
     #[serde(default)]
     pub interfaces: Vec<String>,
+    /// Every subnet it may be placed in, `subnet` first, when there are several (a DB subnet
+    /// group, a cluster's subnets); empty when `subnet` says it all.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub subnets: Vec<String>,
+    /// What a managed service offers (kind, engine, endpoint, ports); `None` for a machine.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service: Option<ManagedService>,
+}
+
+/// What kind of managed service a host is.
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum ServiceKind {
+    /// PostgreSQL (RDS, Aurora PostgreSQL, Cloud SQL, Azure flexible server, DO).
+    Postgres,
+    /// MySQL or MariaDB.
+    Mysql,
+    /// Microsoft SQL Server.
+    Sqlserver,
+    /// Oracle.
+    Oracle,
+    /// Redis or Valkey.
+    Redis,
+    /// Memcached.
+    Memcached,
+    /// MongoDB or DocumentDB.
+    Mongodb,
+    /// A Kubernetes API server (EKS, GKE, AKS, DOKS).
+    Kubernetes,
+    /// OpenSearch / Elasticsearch.
+    Opensearch,
+    /// Kafka (MSK, DO Kafka).
+    Kafka,
+    /// A message broker (Amazon MQ: ActiveMQ, RabbitMQ).
+    Mq,
+    /// Anything else.
+    #[default]
+    Other,
+}
+
+impl ServiceKind {
+    /// The kind a provider's engine name means (`aurora-postgresql`, `POSTGRES_15`, `pg`,
+    /// `mysql`, `redis`, `valkey`, `docdb`…).
+    pub fn from_engine(engine: &str) -> ServiceKind {
+        let e = engine.to_ascii_lowercase();
+        let has = |p: &str| e.contains(p);
+        if has("postgres") || e == "pg" {
+            ServiceKind::Postgres
+        } else if has("mysql") || has("mariadb") {
+            ServiceKind::Mysql
+        } else if has("sqlserver") || has("mssql") {
+            ServiceKind::Sqlserver
+        } else if has("oracle") {
+            ServiceKind::Oracle
+        } else if has("redis") || has("valkey") {
+            ServiceKind::Redis
+        } else if has("memcache") {
+            ServiceKind::Memcached
+        } else if has("mongo") || has("docdb") || has("documentdb") {
+            ServiceKind::Mongodb
+        } else if has("kafka") {
+            ServiceKind::Kafka
+        } else if has("opensearch") || has("elasticsearch") {
+            ServiceKind::Opensearch
+        } else if has("activemq") || has("rabbitmq") {
+            ServiceKind::Mq
+        } else if has("kubernetes") || e == "k8s" {
+            ServiceKind::Kubernetes
+        } else {
+            ServiceKind::Other
+        }
+    }
+
+    /// The port it answers on unless configured otherwise.
+    pub fn default_port(self) -> Option<u16> {
+        Some(match self {
+            ServiceKind::Postgres => 5432,
+            ServiceKind::Mysql => 3306,
+            ServiceKind::Sqlserver => 1433,
+            ServiceKind::Oracle => 1521,
+            ServiceKind::Redis => 6379,
+            ServiceKind::Memcached => 11211,
+            ServiceKind::Mongodb => 27017,
+            ServiceKind::Kubernetes | ServiceKind::Opensearch => 443,
+            ServiceKind::Kafka => 9092,
+            ServiceKind::Mq => 5671,
+            ServiceKind::Other => return None,
+        })
+    }
+
+    /// How to call it in a sentence (`PostgreSQL`, `Redis`, `Kubernetes API`).
+    pub fn label(self) -> &'static str {
+        match self {
+            ServiceKind::Postgres => "PostgreSQL",
+            ServiceKind::Mysql => "MySQL",
+            ServiceKind::Sqlserver => "SQL Server",
+            ServiceKind::Oracle => "Oracle",
+            ServiceKind::Redis => "Redis",
+            ServiceKind::Memcached => "Memcached",
+            ServiceKind::Mongodb => "MongoDB",
+            ServiceKind::Kubernetes => "Kubernetes API",
+            ServiceKind::Opensearch => "OpenSearch",
+            ServiceKind::Kafka => "Kafka",
+            ServiceKind::Mq => "message broker",
+            ServiceKind::Other => "service",
+        }
+    }
+}
+
+/// What a managed service offers: its kind, engine, the name clients connect to and its ports.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ManagedService {
+    /// Kind.
+    pub kind: ServiceKind,
+    /// The provider's engine name (`aurora-postgresql`, `redis`, `MYSQL_8_0`…).
+    #[serde(default)]
+    pub engine: Option<String>,
+    /// Engine version.
+    #[serde(default)]
+    pub version: Option<String>,
+    /// The DNS name clients connect to (an RDS endpoint address, a private host name).
+    #[serde(default)]
+    pub endpoint: Option<String>,
+    /// Ports it answers on, main port first.
+    #[serde(default)]
+    pub ports: Vec<u16>,
+}
+
+impl ManagedService {
+    /// A service of `kind` from its engine name, with its default port when `port` is `None`.
+    pub fn of_engine(
+        engine: Option<&str>,
+        version: Option<String>,
+        endpoint: Option<String>,
+        port: Option<u16>,
+    ) -> ManagedService {
+        let kind = engine.map(ServiceKind::from_engine).unwrap_or_default();
+        ManagedService {
+            kind,
+            engine: engine.map(str::to_string),
+            version,
+            endpoint,
+            ports: port.or(kind.default_port()).into_iter().collect(),
+        }
+    }
+
+    /// The main port.
+    pub fn port(&self) -> Option<u16> {
+        self.ports.first().copied()
+    }
 }
 
 impl Host {
@@ -376,8 +551,29 @@ pub enum GatewayKind {
     Internet,
     /// NAT gateway.
     Nat,
-    /// Virtual private gateway / VPN host.
+    /// Virtual private gateway / VPN gateway / VPN host.
     Vpn,
+    /// Transit gateway: a hub VPCs and VPNs attach to, with route tables of its own.
+    Transit,
+}
+
+/// One attachment of a transit gateway: a VPC (in some of its subnets), a VPN, a peering.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Attachment {
+    /// Provider id (`tgw-attach-…`).
+    pub id: String,
+    /// The VPC attached, for a VPC attachment.
+    #[serde(default)]
+    pub vpc: Option<String>,
+    /// The subnets the attachment has interfaces in.
+    #[serde(default)]
+    pub subnets: Vec<String>,
+    /// The gateway route table it is associated with (`None`: the gateway's default table).
+    #[serde(default)]
+    pub route_table: Option<String>,
+    /// Kind of resource attached (`vpc`, `vpn`, `peering`…).
+    #[serde(default)]
+    pub kind: Option<String>,
 }
 
 /// A gateway of a VPC.
@@ -401,6 +597,9 @@ pub struct Gateway {
     /// Public address.
     #[serde(default)]
     pub public_ip: Option<IpAddr>,
+    /// What is attached to it (transit gateways).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attachments: Vec<Attachment>,
 }
 
 /// Where a route sends traffic.
@@ -419,7 +618,13 @@ pub enum RouteTarget {
     Interface(String),
     /// A VPC peering.
     Peering(String),
-    /// Anything else (transit gateway, endpoint…), by id.
+    /// A transit gateway (from a VPC's route table).
+    TransitGateway(String),
+    /// A transit gateway attachment (from a transit gateway's route table).
+    Attachment(String),
+    /// Dropped (a blackhole route).
+    Blackhole,
+    /// Anything else (endpoint, carrier gateway…), by id.
     Other(String),
 }
 
@@ -451,6 +656,10 @@ pub struct RouteTable {
     /// Subnets explicitly associated with it.
     #[serde(default)]
     pub subnets: Vec<String>,
+    /// The transit gateway it belongs to, for a transit gateway route table (then `vpc` is
+    /// `None` and routes target attachments).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gateway: Option<String>,
 }
 
 impl RouteTable {
@@ -473,6 +682,13 @@ pub enum FirewallKind {
     Digitalocean,
     /// GCP VPC firewall rule: allow or deny with priorities, applies by network and target tags.
     Gcp,
+    /// AWS network ACL: stateless, numbered allow/deny rules (first match by `priority`, the
+    /// rule number), applies to subnets ([`AppliesTo::Subnets`]) in both directions.
+    NetworkAcl,
+    /// Azure network security group: stateful, allow/deny by priority (lowest first) including
+    /// the default rules, applies to subnets and to network interfaces (hosts list it in their
+    /// `security_groups`).
+    Nsg,
 }
 
 /// Which hosts a firewall applies to.
@@ -495,6 +711,12 @@ pub enum AppliesTo {
         /// Target labels.
         #[serde(default)]
         target_labels: Vec<String>,
+    },
+    /// Hosts in these subnets (network ACLs; Azure NSGs associated with subnets).
+    Subnets {
+        /// Subnet ids.
+        #[serde(default)]
+        ids: Vec<String>,
     },
 }
 
@@ -621,6 +843,9 @@ pub enum Peer {
     Host(String),
     /// A load balancer, by id.
     LoadBalancer(String),
+    /// A provider's named address group (Azure service tags: `VirtualNetwork`, `Internet`,
+    /// `AzureLoadBalancer`…).
+    ServiceTag(String),
 }
 
 /// One rule of a firewall.
@@ -764,6 +989,7 @@ mod tests {
                 },
             ],
             subnets: vec![],
+            gateway: None,
         };
         let r = t.lookup("10.8.0.2".parse().unwrap()).unwrap();
         assert_eq!(r.target, RouteTarget::Instance("i-vpn".into()));

@@ -351,6 +351,8 @@ fn lb_as_host(lb: &LoadBalancer) -> Target {
         state: None,
         source_dest_check: None,
         interfaces: Vec::new(),
+        service: None,
+        subnets: Vec::new(),
     }
 }
 
@@ -854,6 +856,9 @@ impl<'a> Analyzer<'a> {
                     _ => String::new(),
                 }),
             RouteTarget::Peering(id) => format!("peering {id}"),
+            RouteTarget::TransitGateway(id) => format!("transit gateway {}", gw_name(id)),
+            RouteTarget::Attachment(id) => format!("attachment {id}"),
+            RouteTarget::Blackhole => "a blackhole (dropped)".into(),
             RouteTarget::Other(id) => id.clone(),
         }
     }
@@ -879,6 +884,7 @@ impl<'a> Analyzer<'a> {
                 AppliesTo::Hosts { ids, labels } => {
                     ids.contains(&h.id) || labels.iter().any(|l| h.labels.contains(l))
                 }
+                AppliesTo::Subnets { ids } => h.subnet.as_ref().is_some_and(|s| ids.contains(s)),
                 AppliesTo::Network { target_labels } => {
                     f.vpc.is_some()
                         && f.vpc == h.vpc
@@ -914,7 +920,7 @@ impl<'a> Analyzer<'a> {
             Peer::SelfGroup => host.is_some_and(|h| h.security_groups.contains(&fw.id)),
             Peer::Label(l) => host.is_some_and(|h| h.labels.contains(l)),
             Peer::Host(id) => host.is_some_and(|h| &h.id == id),
-            Peer::LoadBalancer(_) => false,
+            Peer::LoadBalancer(_) | Peer::ServiceTag(_) => false,
         }
     }
 
@@ -934,6 +940,7 @@ impl<'a> Analyzer<'a> {
                 .map(|h| h.name.clone())
                 .unwrap_or_else(|| id.clone()),
             Peer::LoadBalancer(id) => format!("load balancer {id}"),
+            Peer::ServiceTag(t) => format!("service tag {t}"),
         }
     }
 
@@ -1333,6 +1340,8 @@ mod tests {
             state: Some("running".into()),
             source_dest_check: Some(true),
             interfaces: vec![format!("eni-{id}")],
+            service: None,
+            subnets: Vec::new(),
         }
     }
 
@@ -1422,6 +1431,7 @@ mod tests {
                         target: RouteTarget::Gateway("igw-1".into()),
                     }],
                     subnets: vec![],
+                    gateway: None,
                 },
                 RouteTable {
                     id: "rtb-private".into(),
@@ -1433,6 +1443,7 @@ mod tests {
                         target: RouteTarget::Interface("eni-i-vpn".into()),
                     }],
                     subnets: vec!["subnet-app".into(), "subnet-db".into()],
+                    gateway: None,
                 },
             ],
             firewalls: vec![
@@ -1459,6 +1470,7 @@ mod tests {
                 subnet: None,
                 private_ip: None,
                 public_ip: None,
+                attachments: Vec::new(),
             }],
             ..Default::default()
         }
@@ -1818,6 +1830,8 @@ mod tests {
             state: Some("active".into()),
             source_dest_check: None,
             interfaces: vec![],
+            service: None,
+            subnets: Vec::new(),
         };
         Topology {
             hosts: vec![
@@ -1887,6 +1901,8 @@ mod tests {
             state: Some("RUNNING".into()),
             source_dest_check: Some(!fwd),
             interfaces: vec![],
+            service: None,
+            subnets: Vec::new(),
         };
         Topology {
             hosts: vec![

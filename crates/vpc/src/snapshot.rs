@@ -631,7 +631,8 @@ fn scoped(t: &Topology, provider: Option<Provider>) -> Topology {
     out.firewalls.retain(|f| match (p, f.kind) {
         (Provider::Digitalocean, k) => k == FirewallKind::Digitalocean,
         (Provider::Gcp, k) => k == FirewallKind::Gcp,
-        (Provider::Aws, k) => k == FirewallKind::SecurityGroup,
+        (Provider::Aws, k) => matches!(k, FirewallKind::SecurityGroup | FirewallKind::NetworkAcl),
+        (Provider::Azure, k) => k == FirewallKind::Nsg,
         (Provider::Other, _) => true,
     });
     if p == Provider::Digitalocean {

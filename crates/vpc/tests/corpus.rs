@@ -48,6 +48,8 @@ fn c(
         firewalls,
         rules,
         peerings: 0,
+        services: 0,
+        attachments: 0,
     }
 }
 

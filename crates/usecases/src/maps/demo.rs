@@ -79,6 +79,8 @@ pub fn demo_home() -> Result<Topology, AppError> {
             state: None,
             source_dest_check: None,
             interfaces: Vec::new(),
+            service: None,
+            subnets: Vec::new(),
         });
     }
     Ok(topo)

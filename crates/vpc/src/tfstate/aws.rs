@@ -211,6 +211,8 @@ impl Resource for AwsInstance {
             state: self.instance_state.0,
             source_dest_check: self.source_dest_check,
             interfaces,
+            service: None,
+            subnets: Vec::new(),
         };
         b.add(h, managed);
     }
@@ -242,6 +244,7 @@ impl Resource for AwsNat {
             subnet: self.subnet_id.0,
             private_ip,
             public_ip,
+            attachments: Vec::new(),
         };
         b.add(g, managed);
     }
@@ -269,6 +272,7 @@ impl Resource for AwsIgw {
             subnet: None,
             private_ip: None,
             public_ip: None,
+            attachments: Vec::new(),
         };
         b.add(g, managed);
     }

@@ -34,7 +34,13 @@ pub(super) struct Builder {
     pub(super) tg_attachments: Vec<(String, String)>,
     /// `map_public_ip_on_launch` of subnets, for those no route table says more about.
     pub(super) subnet_public_hint: HashMap<String, bool>,
+    /// Cross references a provider resolves once every resource is in (associations, rules
+    /// of a resource that comes later), run in order by [`Builder::finish`].
+    later: Vec<Later>,
 }
+
+/// A deferred fix-up: edits the topology, returns warnings.
+type Later = Box<dyn FnOnce(&mut Topology) -> Vec<String>>;
 
 /// A model object kept in one of the topology's lists, found by its id.
 pub(super) trait Keyed: Sized + 'static {
@@ -92,6 +98,7 @@ impl Default for Builder {
             listeners: Vec::new(),
             tg_attachments: Vec::new(),
             subnet_public_hint: HashMap::new(),
+            later: Vec::new(),
         }
     }
 }
@@ -155,6 +162,14 @@ impl Builder {
                 list.push(item);
             }
         }
+    }
+
+    /// Runs `f` on the topology once every resource has been read (after standalone rules,
+    /// routes and route table associations, before VPCs are derived from subnets): for
+    /// associations and references that may come before what they name. Its warnings go to the
+    /// report.
+    pub(super) fn later(&mut self, f: impl FnOnce(&mut Topology) -> Vec<String> + 'static) {
+        self.later.push(Box::new(f));
     }
 
     /// Counts an instance of `ty` as imported.
@@ -257,6 +272,12 @@ impl Builder {
                         v.main_route_table = Some(rt.id.clone());
                     }
                 }
+            }
+        }
+
+        for f in std::mem::take(&mut self.later) {
+            for w in f(&mut t) {
+                self.warn(w);
             }
         }
 

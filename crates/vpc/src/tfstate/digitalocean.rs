@@ -96,6 +96,8 @@ impl Resource for DoDroplet {
             state: self.status.0,
             source_dest_check: None,
             interfaces: Vec::new(),
+            service: None,
+            subnets: Vec::new(),
         };
         b.add(h, managed);
     }

@@ -170,6 +170,8 @@ impl Resource for GcpInstance {
             state: self.current_status.0,
             source_dest_check: self.can_ip_forward.map(|f| !f),
             interfaces: Vec::new(),
+            service: None,
+            subnets: Vec::new(),
         };
         b.add(h, managed);
     }

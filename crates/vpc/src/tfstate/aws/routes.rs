@@ -52,6 +52,7 @@ impl AwsRouteTable {
             main,
             routes,
             subnets: Vec::new(),
+            gateway: None,
         };
         b.add(t, managed);
     }
