@@ -489,6 +489,7 @@ fn add_page(
                             ports,
                             peers,
                             description: None,
+                            targets: Vec::new(),
                         });
                     }
                 }

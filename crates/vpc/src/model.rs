@@ -866,6 +866,10 @@ pub struct Rule {
     /// Who it matches; empty matches nobody.
     #[serde(default)]
     pub peers: Vec<Peer>,
+    /// Which of the firewall's hosts it is about (Azure NSG destination prefixes of an inbound
+    /// rule, source prefixes of an outbound one); empty: all of them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub targets: Vec<Peer>,
     /// Description.
     #[serde(default)]
     pub description: Option<String>,
@@ -965,6 +969,7 @@ mod tests {
             ports: Some(PortRange { from: 80, to: 81 }),
             peers: vec![],
             description: None,
+            targets: Vec::new(),
         };
         assert!(r.covers(&Protocol::Tcp, Some(80)));
         assert!(!r.covers(&Protocol::Tcp, Some(82)));
@@ -1014,6 +1019,7 @@ mod tests {
                 ports: None,
                 peers: vec![Peer::Cidr("10.0.0.0/8".parse().unwrap()), Peer::SelfGroup],
                 description: None,
+                targets: Vec::new(),
             }],
         });
         let s = serde_json::to_string(&t).unwrap();

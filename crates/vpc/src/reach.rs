@@ -1357,6 +1357,7 @@ mod tests {
             }),
             peers,
             description: None,
+            targets: Vec::new(),
         }
     }
 
@@ -1369,6 +1370,7 @@ mod tests {
             ports: None,
             peers: vec![Peer::Cidr(net("0.0.0.0/0"))],
             description: None,
+            targets: Vec::new(),
         }
     }
 
@@ -1803,6 +1805,7 @@ mod tests {
             ports: Some(PortRange { from: 443, to: 443 }),
             peers: vec![Peer::Cidr(net("0.0.0.0/0"))],
             description: None,
+            targets: Vec::new(),
         });
         let v = check(&t, Some(&tun), &VpnHint::default(), "app", 80);
         assert_eq!(v.status, Status::Blocked, "{v:#?}");
@@ -1935,6 +1938,7 @@ mod tests {
             }),
             peers: vec![Peer::Cidr(net("10.30.0.0/24"))],
             description: None,
+            targets: Vec::new(),
         }
     }
 

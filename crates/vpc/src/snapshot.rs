@@ -869,6 +869,7 @@ mod tests {
             }),
             peers: vec![Peer::Cidr("10.99.0.0/24".parse().unwrap())],
             description: None,
+            targets: Vec::new(),
         });
         b.firewalls[0].rules.remove(0);
         b.route_tables[1].routes.clear();

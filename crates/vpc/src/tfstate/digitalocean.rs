@@ -264,6 +264,7 @@ fn firewall_rules(b: &mut Builder, list: Vec<DoRule>, direction: Direction, id: 
             ports,
             peers,
             description: None,
+            targets: Vec::new(),
         });
     }
     rules

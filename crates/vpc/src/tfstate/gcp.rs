@@ -252,6 +252,7 @@ impl Resource for GcpFirewall {
                             ports,
                             peers: peers.clone(),
                             description: None,
+                            targets: Vec::new(),
                         });
                     }
                 }

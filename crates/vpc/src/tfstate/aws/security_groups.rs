@@ -212,5 +212,6 @@ fn sg_rule(
         ports,
         peers,
         description,
+        targets: Vec::new(),
     }
 }
