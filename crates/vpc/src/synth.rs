@@ -1,6 +1,7 @@
 //! Synthetic Terraform states for tests and benchmarks: an AWS-shaped state (VPCs, subnets,
 //! route tables and associations, security groups, instances with the attributes a real
-//! `aws_instance` carries), produced as a stream so that a 200 MB input costs no memory.
+//! `aws_instance` carries, optionally RDS databases in DB subnet groups), produced as a stream
+//! so that a 200 MB input costs no memory.
 
 use std::io::Read;
 
@@ -17,6 +18,9 @@ pub struct Shape {
     pub padding: usize,
     /// Stop after this many bytes (a truncated file).
     pub truncate_at: Option<usize>,
+    /// `aws_db_instance` resources (PostgreSQL, spread over the VPCs, each in its VPC's DB
+    /// subnet group and `db` security group).
+    pub databases: usize,
 }
 
 impl Shape {
@@ -28,7 +32,13 @@ impl Shape {
             subnets_per_vpc: 4,
             padding: 0,
             truncate_at: None,
+            databases: 0,
         }
+    }
+
+    /// The same shape with `databases` RDS instances as well.
+    pub fn with_databases(self, databases: usize) -> Shape {
+        Shape { databases, ..self }
     }
 
     fn vpcs(&self) -> usize {
@@ -135,6 +145,12 @@ impl StateReader {
                 let _ = write!(out, "{c}{{\"index_key\":\"{name}\",\"attributes\":{{\"id\":\"sg-{v:06x}{n:02x}\",\"name\":\"{name}-{v}\",\"vpc_id\":\"vpc-{v:08x}\",\"ingress\":[{{{src},\"from_port\":{port},\"to_port\":{port},\"protocol\":\"tcp\",\"self\":false,\"description\":\"\",\"ipv6_cidr_blocks\":[],\"prefix_list_ids\":[]}},{{\"cidr_blocks\":[\"10.99.0.0/24\"],\"security_groups\":[],\"from_port\":22,\"to_port\":22,\"protocol\":\"tcp\",\"self\":false}}],\"egress\":[{{\"cidr_blocks\":[\"0.0.0.0/0\"],\"from_port\":0,\"to_port\":0,\"protocol\":\"-1\",\"self\":false}}]}}}}");
             }
             out.push_str("]}");
+            if s.databases > 0 {
+                let ids: Vec<String> = (1..nsub.max(2))
+                    .map(|n| format!("\"subnet-{v:06x}{n:02x}\""))
+                    .collect();
+                let _ = write!(out, ",\n    {{\"mode\":\"managed\",\"type\":\"aws_db_subnet_group\",\"name\":\"db\",\"instances\":[{{\"index_key\":{v},\"attributes\":{{\"arn\":\"arn:aws:rds:eu-west-1:123456789012:subgrp:db-{v}\",\"description\":\"Managed by Terraform\",\"id\":\"db-{v}\",\"name\":\"db-{v}\",\"subnet_ids\":[{}],\"supported_network_types\":[\"IPV4\"],\"tags\":{{}},\"vpc_id\":\"vpc-{v:08x}\"}}}}]}}", ids.join(","));
+            }
             if v + 1 == vpcs && s.instances > 0 {
                 out.push_str(",\n    {\"mode\":\"managed\",\"type\":\"aws_instance\",\"name\":\"i\",\"instances\":[\n");
             }
@@ -153,8 +169,22 @@ impl StateReader {
             );
             out.push_str(&self.padding);
             let _ = write!(out, "\",\"volume_tags\":null,\"vpc_security_group_ids\":[\"sg-{v:06x}{:02x}\"]}},\"sensitive_attributes\":[],\"private\":\"eyJzY2hlbWFfdmVyc2lvbiI6IjEifQ==\"}}", i % 3);
-        } else if step == vpcs + s.instances + 1 {
-            if s.instances > 0 {
+        } else if step <= vpcs + s.instances + s.databases {
+            let d = step - 1 - vpcs - s.instances;
+            if d == 0 {
+                if s.instances > 0 {
+                    out.push_str("\n    ]}");
+                }
+                out.push_str(",\n    {\"mode\":\"managed\",\"type\":\"aws_db_instance\",\"name\":\"db\",\"instances\":[\n");
+            }
+            let v = d % vpcs;
+            let sep = if d == 0 { "" } else { ",\n" };
+            let _ = write!(
+                out,
+                "{sep}      {{\"index_key\":{d},\"schema_version\":2,\"attributes\":{{\"address\":\"db-{d}.c0abcdefghij.eu-west-1.rds.amazonaws.com\",\"allocated_storage\":20,\"arn\":\"arn:aws:rds:eu-west-1:123456789012:db:db-{d}\",\"auto_minor_version_upgrade\":true,\"availability_zone\":\"eu-west-1a\",\"backup_retention_period\":7,\"ca_cert_identifier\":\"rds-ca-rsa2048-g1\",\"db_name\":\"app\",\"db_subnet_group_name\":\"db-{v}\",\"deletion_protection\":false,\"endpoint\":\"db-{d}.c0abcdefghij.eu-west-1.rds.amazonaws.com:5432\",\"engine\":\"postgres\",\"engine_version\":\"16.3\",\"hosted_zone_id\":\"Z29XKXDKYMONMX\",\"id\":\"db-{d:08x}\",\"identifier\":\"db-{d}\",\"instance_class\":\"db.t4g.micro\",\"multi_az\":false,\"port\":5432,\"publicly_accessible\":false,\"resource_id\":\"db-ABCDEFGH{d:08}\",\"status\":\"available\",\"storage_encrypted\":true,\"storage_type\":\"gp3\",\"tags\":{{\"Name\":\"db-{d}\"}},\"username\":\"app\",\"vpc_security_group_ids\":[\"sg-{v:06x}02\"]}},\"sensitive_attributes\":[],\"private\":\"eyJzY2hlbWFfdmVyc2lvbiI6IjIifQ==\"}}"
+            );
+        } else if step == vpcs + s.instances + s.databases + 1 {
+            if s.instances > 0 || s.databases > 0 {
                 out.push_str("\n    ]}");
             }
             out.push_str("\n  ],\n  \"check_results\": null\n}\n");
@@ -220,5 +250,35 @@ mod tests {
         };
         let v: serde_json::Value = serde_json::from_str(&text).unwrap();
         assert_eq!(v["version"], 4);
+    }
+
+    #[test]
+    fn databases_come_in_subnet_groups() {
+        for instances in [0, 1500] {
+            let shape = Shape::instances(instances).with_databases(150);
+            let mut text = String::new();
+            StateReader::new(shape).read_to_string(&mut text).unwrap();
+            let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+            let resources = v["resources"].as_array().unwrap();
+            let of = |ty: &str| {
+                resources
+                    .iter()
+                    .filter(|r| r["type"] == ty)
+                    .map(|r| r["instances"].as_array().unwrap().len())
+                    .sum::<usize>()
+            };
+            assert_eq!(of("aws_db_instance"), 150);
+            assert_eq!(of("aws_instance"), instances);
+            assert_eq!(of("aws_db_subnet_group"), instances.div_ceil(1000).max(1));
+            let (t, r) = crate::tfstate::import_reader(StateReader::new(shape), "synth").unwrap();
+            assert!(r.warnings.is_empty(), "{:?}", r.warnings);
+            let dbs = t.hosts.iter().filter(|h| h.service.is_some()).count();
+            assert_eq!(t.hosts.len(), instances + dbs);
+            assert_eq!(
+                r.imported.get("aws_db_instance").copied().unwrap_or(0)
+                    + r.skipped.get("aws_db_instance").copied().unwrap_or(0),
+                150
+            );
+        }
     }
 }

@@ -17,6 +17,7 @@ const BIG: Shape = Shape {
     subnets_per_vpc: 4,
     padding: 100 * 1024,
     truncate_at: None,
+    databases: 0,
 };
 
 #[test]
