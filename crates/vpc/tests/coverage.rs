@@ -139,7 +139,10 @@ fn the_classifier_reads_names() {
     assert_eq!(category("random_password"), None);
     assert_eq!(category("aws_autoscaling_group"), Some("compute"));
     assert_eq!(category("aws_elasticache_subnet_group"), Some("subnet"));
-    assert_eq!(category("azurerm_application_gateway"), Some("load balancer"));
+    assert_eq!(
+        category("azurerm_application_gateway"),
+        Some("load balancer")
+    );
 }
 
 #[test]
@@ -147,10 +150,7 @@ fn no_map_relevant_resource_is_skipped() {
     let mut files: Vec<PathBuf> = std::fs::read_dir(corpus())
         .expect("the shared corpus is beside the checkout")
         .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| {
-            p.extension()
-                .is_some_and(|x| x == "tfstate" || x == "json")
-        })
+        .filter(|p| p.extension().is_some_and(|x| x == "tfstate" || x == "json"))
         .collect();
     files.sort();
     assert!(files.len() >= 22, "{} corpus files", files.len());

@@ -11,10 +11,12 @@ use super::values::{Blocks, Tags, L, S};
 use super::{lookup, Decode, Mapping, Resource};
 use crate::model::*;
 
+mod compute;
 mod lb;
 mod routes;
 mod security_groups;
 
+use compute::{AwsAsg, AwsBeanstalkEnv, AwsEip, AwsEni, AwsLaunchTemplate};
 use lb::{AwsLb, AwsListener, AwsTargetGroup, AwsTgAttachment};
 use routes::{AwsDefaultRouteTable, AwsMainRtAssoc, AwsRouteEntry, AwsRouteTable, AwsRtAssoc};
 use security_groups::{AwsSg, AwsSgEgressRule, AwsSgIngressRule, AwsSgRule};
@@ -47,6 +49,11 @@ pub(super) fn find<'de, D: Deserializer<'de>>(ty: &str) -> Option<Decode<'de, D>
             Mapping::of::<AwsNat>(&["aws_nat_gateway"]),
             Mapping::of::<AwsIgw>(&["aws_internet_gateway"]),
             Mapping::of::<AwsPeering>(&["aws_vpc_peering_connection"]),
+            Mapping::of::<AwsAsg>(&["aws_autoscaling_group"]),
+            Mapping::of::<AwsLaunchTemplate>(&["aws_launch_template", "aws_launch_configuration"]),
+            Mapping::of::<AwsBeanstalkEnv>(&["aws_elastic_beanstalk_environment"]),
+            Mapping::of::<AwsEni>(&["aws_network_interface"]),
+            Mapping::of::<AwsEip>(&["aws_eip"]),
         ],
     )
 }
