@@ -9,6 +9,8 @@
 //!   public        10.20.0.0/24    vpn-gw .5 (WireGuard UDP 51820), lb .10 (TCP 80 → web-1, web-2)
 //!   app           10.20.1.0/24    web-1 .11, web-2 .12 (HTTP 80), cache .20 (Redis 6379)
 //!   data          10.20.2.0/24    db .30 (PostgreSQL 5432), db-replica .31 (PostgreSQL 5432),
+//!                                 orders-db .40 (a managed PostgreSQL: an RDS instance in the
+//!                                 state, whose address only its endpoint name tells),
 //!                                 dns .53 (DNS UDP 53, `*.internal`)
 //! ```
 //!
@@ -227,6 +229,15 @@ pub const HOSTS: &[Host] = &[
         site: Site::Vpc,
         subnet: "data",
         security_groups: &["sg-replica"],
+        services: &[tcp(5432, ServiceKind::Postgres)],
+    },
+    Host {
+        name: "orders-db",
+        fqdn: "orders-db.internal",
+        ip: Ipv4Addr::new(10, 20, 2, 40),
+        site: Site::Vpc,
+        subnet: "data",
+        security_groups: &["sg-db"],
         services: &[tcp(5432, ServiceKind::Postgres)],
     },
     Host {

@@ -102,6 +102,20 @@ mod tests {
             assert_eq!(a["instance_state"], "running");
             in_state.insert(tag_name(&a), (ip, sgs));
         }
+        // Managed databases: the state has their endpoint name, which the lab's DNS resolves
+        // (as the tunnel's DNS does for a client).
+        for a in instances(&s, "aws_db_instance") {
+            let sgs = a["vpc_security_group_ids"]
+                .as_array()
+                .expect("sg ids")
+                .iter()
+                .map(|id| sg_names[id.as_str().expect("id")].clone())
+                .collect();
+            let address = a["address"].as_str().expect("address");
+            let ip = crate::dns::lookup(address).expect("the lab's DNS knows the endpoint");
+            assert_eq!(a["status"], "available");
+            in_state.insert(a["identifier"].as_str().expect("id").to_owned(), (ip, sgs));
+        }
         for a in instances(&s, "aws_lb") {
             let ip = a["subnet_mapping"][0]["private_ipv4_address"]
                 .as_str()
@@ -252,10 +266,24 @@ mod vpc_tests {
 
     #[test]
     fn the_importer_and_the_analysis_agree_with_the_lab() {
-        let (topo, report) =
+        let (mut topo, report) =
             gatehouse_vpc::tfstate::import_str(TOPOLOGY_TFSTATE, "topology.tfstate")
                 .expect("the lab's topology imports");
         assert!(report.skipped.is_empty(), "{report:?}");
+        // The managed database: its endpoint, resolved by the lab's DNS as the tunnel's DNS
+        // resolves it for a client.
+        let db = topo
+            .find_host("orders-db")
+            .expect("the RDS instance is a host");
+        let service = db.service.clone().expect("with its service");
+        assert_eq!(service.endpoint.as_deref(), Some("orders-db.internal"));
+        assert_eq!(service.ports, [5432]);
+        assert_eq!(db.subnet.as_deref(), Some("subnet-0a11ab5e1ab000003"));
+        for h in &mut topo.hosts {
+            if let Some(e) = h.service.as_ref().and_then(|s| s.endpoint.as_deref()) {
+                h.private_ips.extend(crate::dns::lookup(e).map(IpAddr::V4));
+            }
+        }
         let vpc_hosts: Vec<_> = HOSTS.iter().filter(|h| h.site == Site::Vpc).collect();
         // Instances are hosts; the load balancer is a load balancer.
         assert_eq!(topo.hosts.len(), vpc_hosts.len() - 1);
