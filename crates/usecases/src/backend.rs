@@ -252,7 +252,11 @@ impl Backend {
         let connected = self.connections.netstack_of(DEMO).await.is_some();
         let lab = self.connections.lab_profile().await;
         let profile = crate::demo::demo_profile(lab.as_ref());
-        maps::demo_map(&profile, connected, &self.scans.probes(DEMO))
+        let map = maps::demo_map(&profile, connected, &self.scans.probes(DEMO))?;
+        let topo = maps::demo_topology()?;
+        self.scans
+            .keep_declared("demo", services::declared_views(DEMO, &topo, &map));
+        Ok(map)
     }
 
     /// The map of a Terraform state the user opened, seen from the active profile.
@@ -272,6 +276,9 @@ impl Backend {
         };
         let seen_from = active.as_ref().map(|(n, c)| (n.as_str(), c));
         let view = maps::map_of(&label, &topo, seen_from, &probes);
+        let connection = active.as_ref().map(|(n, _)| n.as_str()).unwrap_or("");
+        self.scans
+            .keep_declared("opened", services::declared_views(connection, &topo, &view));
         self.scans.keep_topology(label, topo);
         view
     }
@@ -324,7 +331,8 @@ impl Backend {
 
     // ---- scans and services ------------------------------------------------------------
 
-    /// The services found by the last scan of each running connection.
+    /// The services found by the last scan of each running connection, then the managed
+    /// services of the maps opened that no scan has confirmed yet.
     pub async fn services(&self) -> Vec<ServiceView> {
         self.scans.services(&self.connections.running().await)
     }

@@ -17,7 +17,7 @@ use gatehouse_vpc::Topology;
 
 use crate::views::{err, AppError, MapBox, MapHost, MapView, Verdict};
 
-pub use demo::demo_map;
+pub use demo::{demo_map, demo_topology};
 
 /// The reachability input of a profile: its addresses and its peers' AllowedIPs.
 pub fn tunnel_of(config: &Config, label: &str) -> Tunnel {

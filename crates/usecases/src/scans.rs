@@ -138,7 +138,23 @@ pub struct Scans {
     topology: Mutex<Option<(String, Topology)>>,
     /// Each connection's last scan.
     done: Mutex<BTreeMap<String, Scanned>>,
+    /// The managed services the last maps declare (the demo's, and the last one opened), by
+    /// map: rows before any scan.
+    declared: Mutex<BTreeMap<String, Vec<ServiceView>>>,
     progress: Mutex<ScanProgress>,
+}
+
+/// Whether two rows are the same service (a scanned row confirms a declared one).
+fn same_service(a: &ServiceView, b: &ServiceView) -> bool {
+    let names = |v: &ServiceView| {
+        [v.host.as_str(), v.fqdn.as_str(), v.ip.as_str()]
+            .into_iter()
+            .filter(|s| !s.is_empty())
+            .map(str::to_ascii_lowercase)
+            .collect::<Vec<_>>()
+    };
+    let nb = names(b);
+    a.port == b.port && names(a).iter().any(|n| nb.contains(n))
 }
 
 impl Scans {
@@ -158,26 +174,56 @@ impl Scans {
             .unwrap_or_default()
     }
 
-    /// The services found by the last scan of each of the `running` connections.
-    pub fn services(&self, running: &[String]) -> Vec<ServiceView> {
-        let Ok(done) = self.done.lock() else {
-            return Vec::new();
-        };
-        done.iter()
-            .filter(|(name, _)| running.contains(name))
-            .flat_map(|(_, s)| s.services.iter().cloned())
-            .collect()
+    /// Keeps the managed services a map declares (`map`: `demo` or `opened`), replacing that
+    /// map's earlier rows.
+    pub fn keep_declared(&self, map: &str, rows: Vec<ServiceView>) {
+        if let Ok(mut d) = self.declared.lock() {
+            d.insert(map.to_owned(), rows);
+        }
     }
 
-    /// The service `host` (its name, DNS name or address) `:port` a scan found, and the
-    /// connection that found it.
-    pub fn find(&self, host: &str, port: u16) -> Option<(String, ServiceView)> {
-        let done = self.done.lock().ok()?;
-        done.iter().find_map(|(conn, s)| {
-            s.services
+    /// The services found by the last scan of each of the `running` connections, then the
+    /// managed services the maps declare that no scan has confirmed yet.
+    pub fn services(&self, running: &[String]) -> Vec<ServiceView> {
+        let mut rows: Vec<ServiceView> = match self.done.lock() {
+            Ok(done) => done
                 .iter()
-                .find(|v| (v.host == host || v.ip == host || v.fqdn == host) && v.port == port)
-                .map(|v| (conn.clone(), v.clone()))
+                .filter(|(name, _)| running.contains(name))
+                .flat_map(|(_, s)| s.services.iter().cloned())
+                .collect(),
+            Err(_) => Vec::new(),
+        };
+        if let Ok(declared) = self.declared.lock() {
+            for row in declared.values().flatten() {
+                if !rows.iter().any(|r| same_service(r, row)) {
+                    rows.push(row.clone());
+                }
+            }
+        }
+        rows
+    }
+
+    /// The service `host` (its name, DNS name or address) `:port` a scan found, or a map
+    /// declares, and the connection it is reached through.
+    pub fn find(&self, host: &str, port: u16) -> Option<(String, ServiceView)> {
+        let matches = |v: &ServiceView| {
+            (v.host == host || v.ip == host || v.fqdn.eq_ignore_ascii_case(host)) && v.port == port
+        };
+        let scanned = self.done.lock().ok().and_then(|done| {
+            done.iter().find_map(|(conn, s)| {
+                s.services
+                    .iter()
+                    .find(|v| matches(v))
+                    .map(|v| (conn.clone(), v.clone()))
+            })
+        });
+        scanned.or_else(|| {
+            let declared = self.declared.lock().ok()?;
+            declared
+                .values()
+                .flatten()
+                .find(|v| matches(v))
+                .map(|v| (v.connection.clone(), v.clone()))
         })
     }
 

@@ -1,19 +1,22 @@
-//! The private services a scan found: their Services rows (kind, what the prober saw, the
-//! command to copy), and opening one (a local forward through the no-root stack, or the
-//! private address as it is in service mode).
+//! The private services a map declares (managed databases, caches, cluster APIs: rows as soon
+//! as the map is opened) and those a scan found: their Services rows (kind, what the prober saw
+//! or the map says, the command to copy), and opening one (a local forward through the no-root
+//! stack, or the private address or endpoint name as it is in service mode).
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
 use gatehouse_netstack::{Netstack, Target};
+use gatehouse_vpc::model::ServiceKind;
 use gatehouse_vpc::probe::fingerprint::Fingerprint;
 use gatehouse_vpc::probe::{Outcome, ProbeResult, Target as ProbeTarget};
+use gatehouse_vpc::Topology;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::demo::{demo_target, DEMO};
 use crate::logs::Log;
-use crate::views::{AppError, OpenedService, ServiceView, Verdict};
+use crate::views::{AppError, MapView, OpenedService, ServiceView, Verdict};
 
 /// The kind a Services row shows (`http`, `https`, `ssh`, `redis`, `postgres`, `mysql`, `tcp`
 /// for an open port of no known protocol) and what the prober saw, in one line.
@@ -83,6 +86,9 @@ pub fn service_command(kind: &str, host: &str, port: u16, socks: Option<SocketAd
         "redis" => format!("redis-cli -h {host} -p {port}"),
         "ssh" => format!("ssh -p {port} {host}"),
         "mysql" => format!("mysql -h {host} -P {port}"),
+        "kubernetes" => format!("kubectl --server https://{host}:{port} get nodes"),
+        "mongodb" => format!("mongosh \"mongodb://{host}:{port}/\""),
+        "memcached" | "kafka" | "tcp" => format!("nc {host} {port}"),
         _ => format!("nc {host} {port}"),
     }
 }
@@ -126,14 +132,73 @@ pub fn service_views(
         .collect()
 }
 
+/// The Services row kind of a managed service (`postgres`, `mysql`, `redis`, `kubernetes`…).
+pub fn managed_kind(kind: ServiceKind) -> &'static str {
+    match kind {
+        ServiceKind::Postgres => "postgres",
+        ServiceKind::Mysql => "mysql",
+        ServiceKind::Redis => "redis",
+        ServiceKind::Kubernetes => "kubernetes",
+        ServiceKind::Mongodb => "mongodb",
+        ServiceKind::Opensearch => "https",
+        ServiceKind::Memcached => "memcached",
+        ServiceKind::Kafka => "kafka",
+        _ => "tcp",
+    }
+}
+
+/// The Services rows of the managed services `topo` declares (databases, caches, cluster
+/// APIs), before any scan: endpoint name, port, engine, with the verdict `map` drew for the
+/// host, reached through `connection` (empty: none is up).
+pub fn declared_views(connection: &str, topo: &Topology, map: &MapView) -> Vec<ServiceView> {
+    let mut rows = Vec::new();
+    for h in &topo.hosts {
+        let Some(svc) = &h.service else { continue };
+        let drawn = map.hosts.iter().find(|m| m.id == h.id);
+        let ip = h.primary_ip().map(|a| a.to_string()).unwrap_or_default();
+        let fqdn = svc.endpoint.clone().unwrap_or_else(|| ip.clone());
+        if fqdn.is_empty() {
+            continue; // neither a name nor an address to reach it by
+        }
+        let reach_as = if fqdn.contains(':') {
+            format!("[{fqdn}]")
+        } else {
+            fqdn.clone()
+        };
+        let kind = managed_kind(svc.kind);
+        let what = match (&svc.version, &svc.engine) {
+            (Some(v), _) => format!("{} {v}", svc.kind.label()),
+            (None, Some(e)) => format!("{} ({e})", svc.kind.label()),
+            (None, None) => svc.kind.label().to_owned(),
+        };
+        for &port in &svc.ports {
+            rows.push(ServiceView {
+                connection: connection.to_owned(),
+                host: h.name.clone(),
+                fqdn: fqdn.clone(),
+                ip: ip.clone(),
+                port,
+                kind: kind.to_owned(),
+                detail: format!("{what} · from the map, not scanned yet"),
+                verdict: drawn.map(|m| m.verdict).unwrap_or(Verdict::Unknown),
+                command: service_command(kind, &reach_as, port, None),
+            });
+        }
+    }
+    rows
+}
+
 /// A service to open: where it listens, its name, whether it speaks HTTP, the connection it is
 /// reached through.
 #[derive(Debug, Clone)]
 pub struct Place {
-    /// Its private address.
-    pub addr: SocketAddr,
+    /// Its private address (`None`: only its endpoint name is known; the tunnel's DNS
+    /// resolves it).
+    pub addr: Option<SocketAddr>,
     /// Its DNS name (or address).
     pub name: String,
+    /// Its port.
+    pub port: u16,
     /// A web server: its front page is fetched.
     pub http: bool,
     /// The connection that found it (the demo's for a demo service).
@@ -143,7 +208,9 @@ pub struct Place {
 }
 
 fn not_found(host: &str, port: u16) -> AppError {
-    AppError::new(format!("no service {host}:{port} found: scan first"))
+    AppError::new(format!(
+        "no service {host}:{port} found: open its map or scan first"
+    ))
 }
 
 /// Where the service `host:port` is: the row the last scans found (`found`, with the
@@ -155,12 +222,24 @@ pub fn locate(
 ) -> Result<Place, AppError> {
     match found {
         Some((connection, v)) => {
-            let ip: IpAddr =
-                v.ip.parse()
-                    .map_err(|_| AppError::new(format!("{}: not an address", v.ip)))?;
+            let addr = match v.ip.as_str() {
+                "" => None,
+                ip => Some(SocketAddr::new(
+                    ip.parse::<IpAddr>()
+                        .map_err(|_| AppError::new(format!("{ip}: not an address")))?,
+                    port,
+                )),
+            };
+            if connection.is_empty() {
+                return Err(AppError::new(format!(
+                    "{host}:{port} is on the map, but no connection is up: connect the profile \
+                     that reaches it first"
+                )));
+            }
             Ok(Place {
-                addr: SocketAddr::new(ip, port),
+                addr,
                 name: v.fqdn,
+                port,
                 http: v.kind == "http",
                 connection,
                 demo: false,
@@ -169,8 +248,9 @@ pub fn locate(
         None => {
             let target = demo_target(host, port).ok_or_else(|| not_found(host, port))?;
             Ok(Place {
-                addr: target.addr,
+                addr: Some(target.addr),
                 name: target.host.to_owned(),
+                port,
                 http: target.http,
                 connection: DEMO.to_owned(),
                 demo: true,
@@ -192,20 +272,25 @@ pub async fn open(
     let Place {
         addr,
         name,
+        port,
         http,
         connection,
         demo,
     } = place;
-    let port = addr.port();
     if demo && netstack.is_none() {
         return Err(not_found(host, port));
     }
     let local = match netstack {
         Some(ns) => {
+            // An endpoint name is resolved by the connection's DNS, inside the tunnel.
+            let target = match addr {
+                Some(a) => Target::Addr(a),
+                None => Target::Name(name.clone(), port),
+            };
             let local = ns
-                .open_forward(Target::Addr(addr))
+                .open_forward(target)
                 .await
-                .map_err(|e| AppError::new(format!("cannot open a forward: {e}")))?;
+                .map_err(|e| AppError::new(format!("cannot open a forward to {name}: {e}")))?;
             log.add(
                 "info",
                 Some(&connection),
@@ -216,8 +301,18 @@ pub async fn open(
         None if !in_service => {
             return Err(AppError::new(format!("{connection} is not connected")));
         }
-        // Service mode: the tunnel routes the private address itself.
-        None => addr,
+        // Service mode: the tunnel routes the private address itself (and the OS resolves an
+        // endpoint name through the tunnel's DNS).
+        None => match addr {
+            Some(a) => a,
+            None => {
+                return Ok(OpenedService {
+                    local: format!("{name}:{port}"),
+                    url: None,
+                    preview: None,
+                })
+            }
+        },
     };
     if !http {
         return Ok(OpenedService {

@@ -25,11 +25,21 @@ fn service_label(s: &plan::Service) -> String {
     format!("{}/{} {kind}", s.proto.as_str(), s.port)
 }
 
-/// The demo lab's VPC: its Terraform state.
+/// The demo lab's VPC: its Terraform state, with the managed database's endpoint name
+/// resolved by the lab's DNS (as the tunnel's DNS resolves it for the demo profile).
 pub fn demo_topology() -> Result<Topology, AppError> {
-    let (topo, _) =
+    let (mut topo, _) =
         gatehouse_vpc::tfstate::import_str(gatehouse_lab::TOPOLOGY_TFSTATE, "demo.tfstate")
             .map_err(|e| AppError::new(format!("demo topology: {e}")))?;
+    for h in &mut topo.hosts {
+        let endpoint = h.service.as_ref().and_then(|s| s.endpoint.as_deref());
+        if let (true, Some(ip)) = (
+            h.private_ips.is_empty(),
+            endpoint.and_then(gatehouse_lab::dns::lookup),
+        ) {
+            h.private_ips.push(IpAddr::V4(ip));
+        }
+    }
     Ok(topo)
 }
 
