@@ -175,17 +175,20 @@ fn expectations() -> Vec<Expect> {
         },
         Expect {
             file: "18-azure-3tier-vms-nsg-appgw-vpngw-mysql.tfstate",
-            counts: c(0, 0, 0, 0, 0, 0, 0, 0, 0, 0),
-            imported: 0,
+            counts: Counts {
+                services: 1,
+                ..c(1, 5, 3, 1, 0, 1, 0, 0, 2, 16)
+            },
+            imported: 19,
             data: 0,
-            skipped: 22,
+            skipped: 3,
         },
         Expect {
             file: "19-azure-windows-vm-nsg-legacy-vm.tfstate",
-            counts: c(0, 0, 0, 0, 0, 0, 0, 0, 0, 0),
-            imported: 0,
+            counts: c(1, 1, 1, 0, 0, 0, 0, 0, 1, 11),
+            imported: 7,
             data: 0,
-            skipped: 8,
+            skipped: 1,
         },
         Expect {
             file: "20-gcp-cloudsql-private-ip-service-networking.tfstate",
@@ -280,36 +283,17 @@ fn skipped_types() -> Vec<(&'static str, &'static [&'static str])> {
         ),
         (
             "18-azure-3tier-vms-nsg-appgw-vpngw-mysql.tfstate",
-            // skipped until issue 12 models them
+            // not map-relevant: a database inside the server, the resource group, a password
             &[
-                "azurerm_application_gateway",
-                "azurerm_linux_virtual_machine",
                 "azurerm_mysql_flexible_database",
-                "azurerm_mysql_flexible_server",
-                "azurerm_network_interface",
-                "azurerm_network_interface_application_gateway_backend_address_pool_association",
-                "azurerm_network_security_group",
-                "azurerm_public_ip",
                 "azurerm_resource_group",
-                "azurerm_subnet",
-                "azurerm_virtual_network",
-                "azurerm_virtual_network_gateway",
                 "random_password",
             ],
         ),
         (
             "19-azure-windows-vm-nsg-legacy-vm.tfstate",
-            // skipped until issue 12 models them
-            &[
-                "azurerm_network_interface",
-                "azurerm_network_interface_security_group_association",
-                "azurerm_network_security_group",
-                "azurerm_public_ip",
-                "azurerm_resource_group",
-                "azurerm_subnet",
-                "azurerm_virtual_machine",
-                "azurerm_virtual_network",
-            ],
+            // not map-relevant
+            &["azurerm_resource_group"],
         ),
         (
             "20-gcp-cloudsql-private-ip-service-networking.tfstate",
