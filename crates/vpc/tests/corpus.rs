@@ -57,10 +57,10 @@ fn expectations() -> Vec<Expect> {
     vec![
         Expect {
             file: "01-aws-vpc-nat-instance-bigip.tfstate",
-            counts: c(1, 3, 1, 0, 0, 3, 4, 3, 2, 6),
-            imported: 21,
+            counts: c(1, 3, 1, 0, 0, 3, 4, 3, 3, 10),
+            imported: 22,
             data: 1,
-            skipped: 10,
+            skipped: 9,
         },
         Expect {
             file: "02-aws-three-tier-alb-asg-rds.tfstate",
@@ -120,10 +120,10 @@ fn expectations() -> Vec<Expect> {
         },
         Expect {
             file: "11-show-json-aws-vpc-nat.json",
-            counts: c(1, 4, 0, 0, 0, 3, 4, 3, 2, 1),
-            imported: 22,
+            counts: c(1, 4, 0, 0, 0, 3, 4, 3, 3, 5),
+            imported: 23,
             data: 0,
-            skipped: 15,
+            skipped: 14,
         },
         Expect {
             file: "12-show-json-aws-single-vpc.json",
@@ -151,10 +151,10 @@ fn expectations() -> Vec<Expect> {
         },
         Expect {
             file: "15-aws-network-acl-vpc-instance.tfstate",
-            counts: c(1, 1, 1, 0, 0, 1, 1, 1, 1, 7),
-            imported: 8,
+            counts: c(1, 1, 1, 0, 0, 1, 1, 1, 2, 9),
+            imported: 9,
             data: 0,
-            skipped: 4,
+            skipped: 3,
         },
         Expect {
             file: "16-aws-eks-vpc-nodegroup.tfstate",
@@ -253,13 +253,8 @@ fn skipped_types() -> Vec<(&'static str, &'static [&'static str])> {
         ),
         (
             "15-aws-network-acl-vpc-instance.tfstate",
-            // skipped until issue 12 models them
-            &[
-                "aws_ami",
-                "aws_ami_from_instance",
-                "aws_key_pair",
-                "aws_network_acl",
-            ],
+            // not on the map
+            &["aws_ami", "aws_ami_from_instance", "aws_key_pair"],
         ),
         (
             "16-aws-eks-vpc-nodegroup.tfstate",

@@ -11,11 +11,14 @@ use super::values::{Blocks, Tags, L, S};
 use super::{lookup, Decode, Mapping, Resource};
 use crate::model::*;
 
+mod deferred;
 mod lb;
+mod nacl;
 mod routes;
 mod security_groups;
 
 use lb::{AwsLb, AwsListener, AwsTargetGroup, AwsTgAttachment};
+use nacl::{AwsDefaultNacl, AwsNacl, AwsNaclAssoc, AwsNaclRule};
 use routes::{AwsDefaultRouteTable, AwsMainRtAssoc, AwsRouteEntry, AwsRouteTable, AwsRtAssoc};
 use security_groups::{AwsSg, AwsSgEgressRule, AwsSgIngressRule, AwsSgRule};
 
@@ -47,6 +50,10 @@ pub(super) fn find<'de, D: Deserializer<'de>>(ty: &str) -> Option<Decode<'de, D>
             Mapping::of::<AwsNat>(&["aws_nat_gateway"]),
             Mapping::of::<AwsIgw>(&["aws_internet_gateway"]),
             Mapping::of::<AwsPeering>(&["aws_vpc_peering_connection"]),
+            Mapping::of::<AwsNacl>(&["aws_network_acl"]),
+            Mapping::of::<AwsDefaultNacl>(&["aws_default_network_acl"]),
+            Mapping::of::<AwsNaclRule>(&["aws_network_acl_rule"]),
+            Mapping::of::<AwsNaclAssoc>(&["aws_network_acl_association"]),
         ],
     )
 }
