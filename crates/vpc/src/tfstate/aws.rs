@@ -13,11 +13,17 @@ use crate::model::*;
 
 mod deferred;
 mod lb;
+mod managed;
 mod nacl;
 mod routes;
 mod security_groups;
 
 use lb::{AwsLb, AwsListener, AwsTargetGroup, AwsTgAttachment};
+use managed::{
+    AwsCacheCluster, AwsCacheReplicationGroup, AwsCacheSubnetGroup, AwsDbInstance,
+    AwsDbSubnetGroup, AwsDocdbCluster, AwsDocdbClusterInstance, AwsEksCluster, AwsEksNodeGroup,
+    AwsMqBroker, AwsMskCluster, AwsOpensearchDomain, AwsRdsCluster, AwsRdsClusterInstance,
+};
 use nacl::{AwsDefaultNacl, AwsNacl, AwsNaclAssoc, AwsNaclRule};
 use routes::{AwsDefaultRouteTable, AwsMainRtAssoc, AwsRouteEntry, AwsRouteTable, AwsRtAssoc};
 use security_groups::{AwsSg, AwsSgEgressRule, AwsSgIngressRule, AwsSgRule};
@@ -54,6 +60,30 @@ pub(super) fn find<'de, D: Deserializer<'de>>(ty: &str) -> Option<Decode<'de, D>
             Mapping::of::<AwsDefaultNacl>(&["aws_default_network_acl"]),
             Mapping::of::<AwsNaclRule>(&["aws_network_acl_rule"]),
             Mapping::of::<AwsNaclAssoc>(&["aws_network_acl_association"]),
+            Mapping::of::<AwsDbInstance>(&["aws_db_instance"]),
+            Mapping::of::<AwsDbSubnetGroup>(&[
+                "aws_db_subnet_group",
+                "aws_docdb_subnet_group",
+                "aws_neptune_subnet_group",
+            ]),
+            Mapping::of::<AwsRdsCluster>(&["aws_rds_cluster"]),
+            Mapping::of::<AwsRdsClusterInstance>(&["aws_rds_cluster_instance"]),
+            Mapping::of::<AwsDocdbCluster>(&["aws_docdb_cluster", "aws_neptune_cluster"]),
+            Mapping::of::<AwsDocdbClusterInstance>(&[
+                "aws_docdb_cluster_instance",
+                "aws_neptune_cluster_instance",
+            ]),
+            Mapping::of::<AwsCacheCluster>(&["aws_elasticache_cluster"]),
+            Mapping::of::<AwsCacheReplicationGroup>(&["aws_elasticache_replication_group"]),
+            Mapping::of::<AwsCacheSubnetGroup>(&["aws_elasticache_subnet_group"]),
+            Mapping::of::<AwsEksCluster>(&["aws_eks_cluster"]),
+            Mapping::of::<AwsEksNodeGroup>(&["aws_eks_node_group"]),
+            Mapping::of::<AwsOpensearchDomain>(&[
+                "aws_opensearch_domain",
+                "aws_elasticsearch_domain",
+            ]),
+            Mapping::of::<AwsMqBroker>(&["aws_mq_broker"]),
+            Mapping::of::<AwsMskCluster>(&["aws_msk_cluster"]),
         ],
     )
 }
