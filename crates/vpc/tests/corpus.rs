@@ -184,9 +184,9 @@ fn expectations() -> Vec<Expect> {
                 peerings: 1,
                 ..c(2, 4, 0, 0, 0, 2, 2, 2, 2, 4)
             },
-            imported: 15,
+            imported: 16,
             data: 0,
-            skipped: 1,
+            skipped: 0,
         },
         Expect {
             file: "18-azure-3tier-vms-nsg-appgw-vpngw-mysql.tfstate",
@@ -276,8 +276,8 @@ fn skipped_types() -> Vec<(&'static str, &'static [&'static str])> {
         ),
         (
             "17-aws-vpc-peering-accepter-two-vpcs.tfstate",
-            // skipped until issue 12 models them
-            &["aws_vpc_peering_connection_accepter"],
+            // everything is read
+            &[],
         ),
         (
             "18-azure-3tier-vms-nsg-appgw-vpngw-mysql.tfstate",

@@ -1,5 +1,6 @@
 //! AWS (`aws_*`): VPCs, subnets, instances, gateways and peerings here; load balancers, route
-//! tables and security groups in the submodules.
+//! tables, security groups, network ACLs, managed services (databases, caches, EKS…), transit
+//! and VPN gateways in the submodules.
 
 use std::collections::BTreeMap;
 
@@ -17,6 +18,8 @@ mod managed;
 mod nacl;
 mod routes;
 mod security_groups;
+mod transit;
+mod vpn;
 
 use lb::{AwsLb, AwsListener, AwsTargetGroup, AwsTgAttachment};
 use managed::{
@@ -27,6 +30,11 @@ use managed::{
 use nacl::{AwsDefaultNacl, AwsNacl, AwsNaclAssoc, AwsNaclRule};
 use routes::{AwsDefaultRouteTable, AwsMainRtAssoc, AwsRouteEntry, AwsRouteTable, AwsRtAssoc};
 use security_groups::{AwsSg, AwsSgEgressRule, AwsSgIngressRule, AwsSgRule};
+use transit::{
+    AwsTgw, AwsTgwAssociation, AwsTgwPeeringAttachment, AwsTgwPropagation, AwsTgwRoute,
+    AwsTgwRouteTable, AwsTgwVpcAttachment, AwsVpnConnection,
+};
+use vpn::{AwsCustomerGateway, AwsPeeringAccepter, AwsVpnGateway, AwsVpnGatewayAttachment};
 
 /// The AWS table: a row per resource type (with its aliases), naming the struct its attributes
 /// are read into.
@@ -56,6 +64,7 @@ pub(super) fn find<'de, D: Deserializer<'de>>(ty: &str) -> Option<Decode<'de, D>
             Mapping::of::<AwsNat>(&["aws_nat_gateway"]),
             Mapping::of::<AwsIgw>(&["aws_internet_gateway"]),
             Mapping::of::<AwsPeering>(&["aws_vpc_peering_connection"]),
+            Mapping::of::<AwsPeeringAccepter>(&["aws_vpc_peering_connection_accepter"]),
             Mapping::of::<AwsNacl>(&["aws_network_acl"]),
             Mapping::of::<AwsDefaultNacl>(&["aws_default_network_acl"]),
             Mapping::of::<AwsNaclRule>(&["aws_network_acl_rule"]),
@@ -84,6 +93,17 @@ pub(super) fn find<'de, D: Deserializer<'de>>(ty: &str) -> Option<Decode<'de, D>
             ]),
             Mapping::of::<AwsMqBroker>(&["aws_mq_broker"]),
             Mapping::of::<AwsMskCluster>(&["aws_msk_cluster"]),
+            Mapping::of::<AwsTgw>(&["aws_ec2_transit_gateway"]),
+            Mapping::of::<AwsTgwRouteTable>(&["aws_ec2_transit_gateway_route_table"]),
+            Mapping::of::<AwsTgwVpcAttachment>(&["aws_ec2_transit_gateway_vpc_attachment"]),
+            Mapping::of::<AwsTgwPeeringAttachment>(&["aws_ec2_transit_gateway_peering_attachment"]),
+            Mapping::of::<AwsTgwRoute>(&["aws_ec2_transit_gateway_route"]),
+            Mapping::of::<AwsTgwAssociation>(&["aws_ec2_transit_gateway_route_table_association"]),
+            Mapping::of::<AwsTgwPropagation>(&["aws_ec2_transit_gateway_route_table_propagation"]),
+            Mapping::of::<AwsVpnGateway>(&["aws_vpn_gateway"]),
+            Mapping::of::<AwsVpnGatewayAttachment>(&["aws_vpn_gateway_attachment"]),
+            Mapping::of::<AwsVpnConnection>(&["aws_vpn_connection"]),
+            Mapping::of::<AwsCustomerGateway>(&["aws_customer_gateway"]),
         ],
     )
 }
