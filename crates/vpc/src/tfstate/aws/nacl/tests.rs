@@ -226,3 +226,18 @@ fn broken_rules_warn() {
         r.warnings
     );
 }
+
+/// What a failed import gathered dies with it: the next import on the thread starts clean.
+#[test]
+fn a_failed_import_leaves_nothing_for_the_next() {
+    for _ in 0..3 {
+        let cut = format!(
+            r#"{{"version":4,"resources":[{{"mode":"managed","type":"{}","name":"a","instances":[{{"attributes":{}}}]}},{{"mode":"managed","type":"aws_vpc","#,
+            ASSOC.0, ASSOC.1
+        );
+        assert!(import_str(&cut, "cut").is_err());
+        let (t, r) = state(&[DEFAULT, SUBNETS[0], SUBNETS[1]]);
+        assert!(r.warnings.is_empty(), "{:?}", r.warnings);
+        assert_eq!(subnets_of(&t, "acl-def"), ids(&["subnet-a", "subnet-b"]));
+    }
+}
