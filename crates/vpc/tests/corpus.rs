@@ -57,17 +57,20 @@ fn expectations() -> Vec<Expect> {
     vec![
         Expect {
             file: "01-aws-vpc-nat-instance-bigip.tfstate",
-            counts: c(1, 3, 1, 0, 0, 3, 4, 3, 2, 6),
-            imported: 21,
+            counts: c(1, 3, 1, 0, 0, 3, 4, 3, 3, 10),
+            imported: 28,
             data: 1,
-            skipped: 10,
+            skipped: 3,
         },
         Expect {
             file: "02-aws-three-tier-alb-asg-rds.tfstate",
-            counts: c(2, 16, 4, 4, 6, 4, 4, 4, 14, 41),
-            imported: 72,
+            counts: Counts {
+                services: 2,
+                ..c(2, 16, 8, 4, 6, 4, 4, 4, 14, 41)
+            },
+            imported: 84,
             data: 0,
-            skipped: 51,
+            skipped: 39,
         },
         Expect {
             file: "03-aws-vpc-six-subnets-igw.tfstate",
@@ -85,10 +88,13 @@ fn expectations() -> Vec<Expect> {
         },
         Expect {
             file: "05-aws-kong-zero-instance-resources.tfstate",
-            counts: c(1, 0, 0, 0, 0, 0, 0, 0, 1, 0),
-            imported: 2,
+            counts: Counts {
+                services: 1,
+                ..c(1, 0, 1, 0, 0, 0, 0, 0, 1, 0)
+            },
+            imported: 3,
             data: 1,
-            skipped: 3,
+            skipped: 2,
         },
         Expect {
             file: "07-gcp-instances-data-network-subnetwork.tfstate",
@@ -120,10 +126,10 @@ fn expectations() -> Vec<Expect> {
         },
         Expect {
             file: "11-show-json-aws-vpc-nat.json",
-            counts: c(1, 4, 0, 0, 0, 3, 4, 3, 2, 1),
-            imported: 22,
+            counts: c(1, 4, 0, 0, 0, 3, 4, 3, 3, 5),
+            imported: 25,
             data: 0,
-            skipped: 15,
+            skipped: 12,
         },
         Expect {
             file: "12-show-json-aws-single-vpc.json",
@@ -137,31 +143,40 @@ fn expectations() -> Vec<Expect> {
         // id, and the two spellings do not deduplicate.
         Expect {
             file: "13-aws-rds-mysql-beanstalk-modules-vpc.tfstate",
-            counts: c(1, 4, 0, 1, 0, 1, 1, 1, 1, 6),
-            imported: 15,
+            counts: Counts {
+                services: 1,
+                ..c(1, 4, 2, 1, 0, 1, 1, 1, 1, 6)
+            },
+            imported: 18,
             data: 1,
-            skipped: 29,
+            skipped: 26,
         },
         Expect {
             file: "14-aws-elasticache-redis-generated-empty-lineage.tfstate",
-            counts: c(0, 0, 0, 0, 0, 0, 0, 0, 0, 0),
-            imported: 0,
+            counts: Counts {
+                services: 2,
+                ..c(0, 0, 2, 0, 0, 0, 0, 0, 0, 0)
+            },
+            imported: 3,
             data: 0,
-            skipped: 4,
+            skipped: 1,
         },
         Expect {
             file: "15-aws-network-acl-vpc-instance.tfstate",
-            counts: c(1, 1, 1, 0, 0, 1, 1, 1, 1, 7),
-            imported: 8,
+            counts: c(1, 1, 1, 0, 0, 1, 1, 1, 2, 9),
+            imported: 9,
             data: 0,
-            skipped: 4,
+            skipped: 3,
         },
         Expect {
             file: "16-aws-eks-vpc-nodegroup.tfstate",
-            counts: c(1, 2, 0, 0, 0, 1, 1, 1, 1, 2),
-            imported: 9,
+            counts: Counts {
+                services: 1,
+                ..c(1, 2, 2, 0, 0, 1, 1, 1, 1, 2)
+            },
+            imported: 11,
             data: 0,
-            skipped: 11,
+            skipped: 9,
         },
         Expect {
             file: "17-aws-vpc-peering-accepter-two-vpcs.tfstate",
@@ -169,9 +184,9 @@ fn expectations() -> Vec<Expect> {
                 peerings: 1,
                 ..c(2, 4, 0, 0, 0, 2, 2, 2, 2, 4)
             },
-            imported: 15,
+            imported: 16,
             data: 0,
-            skipped: 1,
+            skipped: 0,
         },
         Expect {
             file: "18-azure-3tier-vms-nsg-appgw-vpngw-mysql.tfstate",
@@ -220,16 +235,13 @@ fn skipped_types() -> Vec<(&'static str, &'static [&'static str])> {
     vec![
         (
             "13-aws-rds-mysql-beanstalk-modules-vpc.tfstate",
-            // skipped until issue 12 models them
+            // not on the map
             &[
                 "aws_acm_certificate",
                 "aws_acm_certificate_validation",
                 "aws_availability_zones",
-                "aws_db_instance",
-                "aws_db_subnet_group",
                 "aws_elastic_beanstalk_application",
                 "aws_elastic_beanstalk_application_version",
-                "aws_elastic_beanstalk_environment",
                 "aws_iam_instance_profile",
                 "aws_iam_policy",
                 "aws_iam_role",
@@ -246,31 +258,19 @@ fn skipped_types() -> Vec<(&'static str, &'static [&'static str])> {
         ),
         (
             "14-aws-elasticache-redis-generated-empty-lineage.tfstate",
-            // skipped until issue 12 models them
-            &[
-                "aws_elasticache_cluster",
-                "aws_elasticache_parameter_group",
-                "aws_elasticache_replication_group",
-                "aws_elasticache_subnet_group",
-            ],
+            // not on the map
+            &["aws_elasticache_parameter_group"],
         ),
         (
             "15-aws-network-acl-vpc-instance.tfstate",
-            // skipped until issue 12 models them
-            &[
-                "aws_ami",
-                "aws_ami_from_instance",
-                "aws_key_pair",
-                "aws_network_acl",
-            ],
+            // not on the map
+            &["aws_ami", "aws_ami_from_instance", "aws_key_pair"],
         ),
         (
             "16-aws-eks-vpc-nodegroup.tfstate",
-            // skipped until issue 12 models them
+            // not on the map
             &[
                 "aws_availability_zones",
-                "aws_eks_cluster",
-                "aws_eks_node_group",
                 "aws_iam_role",
                 "aws_iam_role_policy_attachment",
                 "http",
@@ -278,8 +278,8 @@ fn skipped_types() -> Vec<(&'static str, &'static [&'static str])> {
         ),
         (
             "17-aws-vpc-peering-accepter-two-vpcs.tfstate",
-            // skipped until issue 12 models them
-            &["aws_vpc_peering_connection_accepter"],
+            // everything is read
+            &[],
         ),
         (
             "18-azure-3tier-vms-nsg-appgw-vpngw-mysql.tfstate",
@@ -406,10 +406,13 @@ fn corpus_skipped_types() {
 fn corpus_details() {
     let (t, _) = import_file(&corpus().join("01-aws-vpc-nat-instance-bigip.tfstate")).unwrap();
     let h = &t.hosts[0];
-    assert_eq!(
-        h.private_ips,
-        vec!["10.0.1.10".parse::<std::net::IpAddr>().unwrap()]
-    );
+    // The management interface's address first, then the data interfaces' (its
+    // aws_network_interface resources).
+    let ips: Vec<std::net::IpAddr> = ["10.0.1.10", "10.0.2.10", "10.0.2.11"]
+        .iter()
+        .map(|a| a.parse().unwrap())
+        .collect();
+    assert_eq!(h.private_ips, ips);
     assert_eq!(h.security_groups, vec!["sg-0e993fc2df5ed9d21".to_string()]);
     assert_eq!(h.vpc.as_deref(), Some("vpc-03a7f9c1ce1198d8a"));
     assert_eq!(t.vpcs[0].region.as_deref(), Some("eu-west-2"));

@@ -1,5 +1,6 @@
 //! AWS (`aws_*`): VPCs, subnets, instances, gateways and peerings here; load balancers, route
-//! tables and security groups in the submodules.
+//! tables, security groups, network ACLs, managed services (databases, caches, EKS…), transit
+//! and VPN gateways in the submodules.
 
 use std::collections::BTreeMap;
 
@@ -12,14 +13,30 @@ use super::{lookup, Decode, Mapping, Resource};
 use crate::model::*;
 
 mod compute;
+mod deferred;
 mod lb;
+mod managed;
+mod nacl;
 mod routes;
 mod security_groups;
+mod transit;
+mod vpn;
 
 use compute::{AwsAsg, AwsBeanstalkEnv, AwsEip, AwsEni, AwsLaunchTemplate};
 use lb::{AwsLb, AwsListener, AwsTargetGroup, AwsTgAttachment};
+use managed::{
+    AwsCacheCluster, AwsCacheReplicationGroup, AwsCacheSubnetGroup, AwsDbInstance,
+    AwsDbSubnetGroup, AwsDocdbCluster, AwsDocdbClusterInstance, AwsEksCluster, AwsEksNodeGroup,
+    AwsMqBroker, AwsMskCluster, AwsOpensearchDomain, AwsRdsCluster, AwsRdsClusterInstance,
+};
+use nacl::{AwsDefaultNacl, AwsNacl, AwsNaclAssoc, AwsNaclRule};
 use routes::{AwsDefaultRouteTable, AwsMainRtAssoc, AwsRouteEntry, AwsRouteTable, AwsRtAssoc};
 use security_groups::{AwsSg, AwsSgEgressRule, AwsSgIngressRule, AwsSgRule};
+use transit::{
+    AwsTgw, AwsTgwAssociation, AwsTgwPeeringAttachment, AwsTgwPropagation, AwsTgwRoute,
+    AwsTgwRouteTable, AwsTgwVpcAttachment, AwsVpnConnection,
+};
+use vpn::{AwsCustomerGateway, AwsPeeringAccepter, AwsVpnGateway, AwsVpnGatewayAttachment};
 
 /// The AWS table: a row per resource type (with its aliases), naming the struct its attributes
 /// are read into.
@@ -54,6 +71,46 @@ pub(super) fn find<'de, D: Deserializer<'de>>(ty: &str) -> Option<Decode<'de, D>
             Mapping::of::<AwsBeanstalkEnv>(&["aws_elastic_beanstalk_environment"]),
             Mapping::of::<AwsEni>(&["aws_network_interface"]),
             Mapping::of::<AwsEip>(&["aws_eip"]),
+            Mapping::of::<AwsPeeringAccepter>(&["aws_vpc_peering_connection_accepter"]),
+            Mapping::of::<AwsNacl>(&["aws_network_acl"]),
+            Mapping::of::<AwsDefaultNacl>(&["aws_default_network_acl"]),
+            Mapping::of::<AwsNaclRule>(&["aws_network_acl_rule"]),
+            Mapping::of::<AwsNaclAssoc>(&["aws_network_acl_association"]),
+            Mapping::of::<AwsDbInstance>(&["aws_db_instance"]),
+            Mapping::of::<AwsDbSubnetGroup>(&[
+                "aws_db_subnet_group",
+                "aws_docdb_subnet_group",
+                "aws_neptune_subnet_group",
+            ]),
+            Mapping::of::<AwsRdsCluster>(&["aws_rds_cluster"]),
+            Mapping::of::<AwsRdsClusterInstance>(&["aws_rds_cluster_instance"]),
+            Mapping::of::<AwsDocdbCluster>(&["aws_docdb_cluster", "aws_neptune_cluster"]),
+            Mapping::of::<AwsDocdbClusterInstance>(&[
+                "aws_docdb_cluster_instance",
+                "aws_neptune_cluster_instance",
+            ]),
+            Mapping::of::<AwsCacheCluster>(&["aws_elasticache_cluster"]),
+            Mapping::of::<AwsCacheReplicationGroup>(&["aws_elasticache_replication_group"]),
+            Mapping::of::<AwsCacheSubnetGroup>(&["aws_elasticache_subnet_group"]),
+            Mapping::of::<AwsEksCluster>(&["aws_eks_cluster"]),
+            Mapping::of::<AwsEksNodeGroup>(&["aws_eks_node_group"]),
+            Mapping::of::<AwsOpensearchDomain>(&[
+                "aws_opensearch_domain",
+                "aws_elasticsearch_domain",
+            ]),
+            Mapping::of::<AwsMqBroker>(&["aws_mq_broker"]),
+            Mapping::of::<AwsMskCluster>(&["aws_msk_cluster"]),
+            Mapping::of::<AwsTgw>(&["aws_ec2_transit_gateway"]),
+            Mapping::of::<AwsTgwRouteTable>(&["aws_ec2_transit_gateway_route_table"]),
+            Mapping::of::<AwsTgwVpcAttachment>(&["aws_ec2_transit_gateway_vpc_attachment"]),
+            Mapping::of::<AwsTgwPeeringAttachment>(&["aws_ec2_transit_gateway_peering_attachment"]),
+            Mapping::of::<AwsTgwRoute>(&["aws_ec2_transit_gateway_route"]),
+            Mapping::of::<AwsTgwAssociation>(&["aws_ec2_transit_gateway_route_table_association"]),
+            Mapping::of::<AwsTgwPropagation>(&["aws_ec2_transit_gateway_route_table_propagation"]),
+            Mapping::of::<AwsVpnGateway>(&["aws_vpn_gateway"]),
+            Mapping::of::<AwsVpnGatewayAttachment>(&["aws_vpn_gateway_attachment"]),
+            Mapping::of::<AwsVpnConnection>(&["aws_vpn_connection"]),
+            Mapping::of::<AwsCustomerGateway>(&["aws_customer_gateway"]),
         ],
     )
 }

@@ -145,13 +145,17 @@ fn route_of(b: &mut Builder, r: AwsRouteEntry) -> Option<Route> {
             RouteTarget::Local
         } else if g.starts_with("nat-") {
             RouteTarget::Nat(g)
+        } else if g.starts_with("tgw-") && !g.starts_with("tgw-attach-") {
+            RouteTarget::TransitGateway(g)
         } else {
+            // Internet gateways, and VPN gateways (`vgw-…`).
             RouteTarget::Gateway(g)
         }
+    } else if let Some(t) = r.transit_gateway_id.0 {
+        RouteTarget::TransitGateway(t)
     } else if let Some(o) = r
-        .transit_gateway_id
+        .egress_only_gateway_id
         .0
-        .or(r.egress_only_gateway_id.0)
         .or(r.vpc_endpoint_id.0)
         .or(r.local_gateway_id.0)
         .or(r.carrier_gateway_id.0)
