@@ -436,7 +436,17 @@ impl ManagedService {
     }
 }
 
+/// The tag of a host that stands for a group of machines whose addresses the source does not
+/// hold (an auto scaling group, a node group, a Beanstalk environment); its value says what
+/// kind of group.
+pub const GROUP_TAG: &str = "gatehouse:group";
+
 impl Host {
+    /// Whether it stands for a group of machines ([`GROUP_TAG`]).
+    pub fn is_group(&self) -> bool {
+        self.tags.contains_key(GROUP_TAG)
+    }
+
     /// The primary private address.
     pub fn primary_ip(&self) -> Option<IpAddr> {
         self.private_ips.first().copied()

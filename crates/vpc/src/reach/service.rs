@@ -1,5 +1,7 @@
 //! Managed services without a known address (an RDS database, an ElastiCache cluster, an EKS
-//! API known by its endpoint name): checked as anywhere in their subnets.
+//! API known by its endpoint name) and groups of machines whose addresses the state does not
+//! hold (auto scaling groups, node groups, Beanstalk environments): checked as anywhere in
+//! their subnets.
 
 use ipnet::IpNet;
 
@@ -14,7 +16,12 @@ impl Analyzer<'_> {
         target: &Target,
         out: &mut Vec<Finding>,
     ) -> Option<Vec<(Target, Addr)>> {
-        let endpoint = target.service.as_ref()?.endpoint.as_deref()?;
+        let what = match target.service.as_ref() {
+            Some(svc) => format!("its endpoint {}", svc.endpoint.as_deref()?),
+            // A group of machines: the state names its subnets, not its addresses.
+            None if !target.private_ips.is_empty() || !target.is_group() => return None,
+            None => "each of its machines".to_owned(),
+        };
         let mut ids: Vec<&String> = target.subnet.iter().collect();
         for s in &target.subnets {
             if !ids.contains(&s) {
@@ -52,8 +59,8 @@ impl Analyzer<'_> {
             code: Code::AddressBySubnet,
             status,
             detail: format!(
-                "{} has no private address in the topology, so its endpoint {endpoint} is \
-                 checked as anywhere in its subnet{plural} {}{missing}",
+                "{} has no private address in the topology, so {what} is checked as anywhere \
+                 in its subnet{plural} {}{missing}",
                 target.name,
                 listed.join(", ")
             ),

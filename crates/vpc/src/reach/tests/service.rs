@@ -207,3 +207,28 @@ fn candidate_ports_put_the_service_port_first() {
         vec![(Protocol::Tcp, 6432)]
     );
 }
+
+#[test]
+fn a_group_of_machines_is_checked_by_its_subnets_an_instance_is_not() {
+    let mut t = with_db();
+    let db = t.hosts.last_mut().unwrap();
+    db.service = None;
+    db.name = "workers".into();
+    let tun = tunnel();
+    // Without the group tag it is an instance whose address is unknown.
+    let v = check(&t, Some(&tun), &routed(), "workers", 5432);
+    assert_eq!(v.codes(), vec![Code::NoAddress]);
+    t.hosts
+        .last_mut()
+        .unwrap()
+        .tags
+        .insert(GROUP_TAG.into(), "auto scaling group".into());
+    let v = check(&t, Some(&tun), &routed(), "workers", 5432);
+    assert_eq!(v.codes()[0], Code::AddressBySubnet, "{v:#?}");
+    assert!(
+        v.sentence.contains("each of its machines")
+            || v.findings[0].detail.contains("each of its machines"),
+        "{v:#?}"
+    );
+    assert_eq!(v.status, Status::Reachable, "{v:#?}");
+}

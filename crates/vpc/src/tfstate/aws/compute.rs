@@ -14,9 +14,6 @@ use super::super::Resource;
 use super::{arn_region, name_or};
 use crate::model::*;
 
-/// The tag a host group carries: what kind of group it is.
-pub const GROUP_TAG: &str = "gatehouse:group";
-
 /// The tag naming an auto scaling group's launch template or configuration (ids and names).
 const TEMPLATE_TAG: &str = "gatehouse:launch-template";
 

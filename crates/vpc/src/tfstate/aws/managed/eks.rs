@@ -114,11 +114,13 @@ impl Resource for AwsEksNodeGroup {
             (None, Some(g)) => g.clone(),
             _ => id.clone(),
         };
+        let mut tags = self.tags.0;
+        tags.insert(GROUP_TAG.into(), "EKS node group".into());
         let mut h = Host {
             id,
             name,
             provider: Provider::Aws,
-            tags: self.tags.0,
+            tags,
             state: self.status.0,
             subnets: self.subnet_ids.0,
             ..Default::default()
