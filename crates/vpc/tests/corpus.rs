@@ -187,12 +187,18 @@ fn expectations() -> Vec<Expect> {
             data: 0,
             skipped: 8,
         },
+        // The Cloud SQL host is in the placeholder producer network of private services access
+        // (10.155.0.0/16), peered with the custom network.
         Expect {
             file: "20-gcp-cloudsql-private-ip-service-networking.tfstate",
-            counts: c(1, 1, 0, 0, 0, 0, 0, 0, 0, 0),
-            imported: 2,
+            counts: Counts {
+                peerings: 1,
+                services: 1,
+                ..c(2, 1, 1, 0, 0, 0, 0, 0, 0, 0)
+            },
+            imported: 5,
             data: 0,
-            skipped: 7,
+            skipped: 4,
         },
         Expect {
             file: "21-do-database-cluster-doks-shared-vpc.tfstate",
@@ -201,12 +207,16 @@ fn expectations() -> Vec<Expect> {
             data: 0,
             skipped: 3,
         },
+        // The GKE API server, the separate node pool and the cluster's inline default pool.
         Expect {
             file: "22-gcp-gke-vpc-native-node-pool.tfstate",
-            counts: c(1, 1, 0, 0, 0, 0, 0, 0, 0, 0),
-            imported: 2,
+            counts: Counts {
+                services: 1,
+                ..c(1, 1, 3, 0, 0, 0, 0, 0, 0, 0)
+            },
+            imported: 4,
             data: 0,
-            skipped: 8,
+            skipped: 6,
         },
     ]
 }
@@ -313,14 +323,11 @@ fn skipped_types() -> Vec<(&'static str, &'static [&'static str])> {
         ),
         (
             "20-gcp-cloudsql-private-ip-service-networking.tfstate",
-            // skipped until issue 12 models them
+            // not map objects: secrets, the databases and users inside the instance
             &[
-                "google_compute_global_address",
                 "google_secret_manager_secret",
                 "google_secret_manager_secret_version",
-                "google_service_networking_connection",
                 "google_sql_database",
-                "google_sql_database_instance",
                 "google_sql_user",
             ],
         ),
@@ -335,12 +342,10 @@ fn skipped_types() -> Vec<(&'static str, &'static [&'static str])> {
         ),
         (
             "22-gcp-gke-vpc-native-node-pool.tfstate",
-            // skipped until issue 12 models them
+            // data sources and IAM, not map objects
             &[
                 "google_compute_zones",
-                "google_container_cluster",
                 "google_container_engine_versions",
-                "google_container_node_pool",
                 "google_service_account",
                 "random_shuffle",
                 "random_string",
