@@ -200,12 +200,16 @@ fn expectations() -> Vec<Expect> {
             data: 0,
             skipped: 4,
         },
+        // The database, the DOKS API server and its node pool, in the placeholder shared VPC.
         Expect {
             file: "21-do-database-cluster-doks-shared-vpc.tfstate",
-            counts: c(0, 0, 0, 0, 0, 0, 0, 0, 0, 0),
-            imported: 0,
+            counts: Counts {
+                services: 2,
+                ..c(1, 0, 3, 0, 0, 0, 0, 0, 0, 0)
+            },
+            imported: 2,
             data: 0,
-            skipped: 3,
+            skipped: 1,
         },
         // The GKE API server, the separate node pool and the cluster's inline default pool.
         Expect {
@@ -333,12 +337,8 @@ fn skipped_types() -> Vec<(&'static str, &'static [&'static str])> {
         ),
         (
             "21-do-database-cluster-doks-shared-vpc.tfstate",
-            // skipped until issue 12 models them
-            &[
-                "digitalocean_database_cluster",
-                "digitalocean_kubernetes_cluster",
-                "digitalocean_project",
-            ],
+            // not a map object
+            &["digitalocean_project"],
         ),
         (
             "22-gcp-gke-vpc-native-node-pool.tfstate",
