@@ -205,26 +205,40 @@ fn expectations() -> Vec<Expect> {
             data: 0,
             skipped: 1,
         },
+        // The Cloud SQL host is in the placeholder producer network of private services access
+        // (10.155.0.0/16), peered with the custom network.
         Expect {
             file: "20-gcp-cloudsql-private-ip-service-networking.tfstate",
-            counts: c(1, 1, 0, 0, 0, 0, 0, 0, 0, 0),
-            imported: 2,
+            counts: Counts {
+                peerings: 1,
+                services: 1,
+                ..c(2, 1, 1, 0, 0, 0, 0, 0, 0, 0)
+            },
+            imported: 5,
             data: 0,
-            skipped: 7,
+            skipped: 4,
         },
+        // The database, the DOKS API server and its node pool, in the placeholder shared VPC.
         Expect {
             file: "21-do-database-cluster-doks-shared-vpc.tfstate",
-            counts: c(0, 0, 0, 0, 0, 0, 0, 0, 0, 0),
-            imported: 0,
-            data: 0,
-            skipped: 3,
-        },
-        Expect {
-            file: "22-gcp-gke-vpc-native-node-pool.tfstate",
-            counts: c(1, 1, 0, 0, 0, 0, 0, 0, 0, 0),
+            counts: Counts {
+                services: 2,
+                ..c(1, 0, 3, 0, 0, 0, 0, 0, 0, 0)
+            },
             imported: 2,
             data: 0,
-            skipped: 8,
+            skipped: 1,
+        },
+        // The GKE API server, the separate node pool and the cluster's inline default pool.
+        Expect {
+            file: "22-gcp-gke-vpc-native-node-pool.tfstate",
+            counts: Counts {
+                services: 1,
+                ..c(1, 1, 3, 0, 0, 0, 0, 0, 0, 0)
+            },
+            imported: 4,
+            data: 0,
+            skipped: 6,
         },
     ]
 }
@@ -297,34 +311,25 @@ fn skipped_types() -> Vec<(&'static str, &'static [&'static str])> {
         ),
         (
             "20-gcp-cloudsql-private-ip-service-networking.tfstate",
-            // skipped until issue 12 models them
+            // not map objects: secrets, the databases and users inside the instance
             &[
-                "google_compute_global_address",
                 "google_secret_manager_secret",
                 "google_secret_manager_secret_version",
-                "google_service_networking_connection",
                 "google_sql_database",
-                "google_sql_database_instance",
                 "google_sql_user",
             ],
         ),
         (
             "21-do-database-cluster-doks-shared-vpc.tfstate",
-            // skipped until issue 12 models them
-            &[
-                "digitalocean_database_cluster",
-                "digitalocean_kubernetes_cluster",
-                "digitalocean_project",
-            ],
+            // not a map object
+            &["digitalocean_project"],
         ),
         (
             "22-gcp-gke-vpc-native-node-pool.tfstate",
-            // skipped until issue 12 models them
+            // data sources and IAM, not map objects
             &[
                 "google_compute_zones",
-                "google_container_cluster",
                 "google_container_engine_versions",
-                "google_container_node_pool",
                 "google_service_account",
                 "random_shuffle",
                 "random_string",

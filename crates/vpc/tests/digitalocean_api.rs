@@ -1,6 +1,9 @@
 //! The DigitalOcean importer against a local HTTP server that serves the shared corpus: paging
 //! through `links.pages.next`, a 429 with `Retry-After`, a 500 that recovers, a 500 that does not,
-//! and a dropped connection.
+//! and a dropped connection; managed databases, their replicas and Kubernetes clusters.
+//!
+//! The shared corpus has no example for `/v2/databases`, `/v2/databases/{uuid}/replicas` or
+//! `/v2/kubernetes/clusters`: `fixtures` holds the OpenAPI specification's, as JSON.
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -9,6 +12,11 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use gatehouse_vpc::digitalocean::{import, DoError, Response, RetryPolicy, Transport};
+use gatehouse_vpc::model::ServiceKind;
+
+#[path = "digitalocean_api/fixtures.rs"]
+mod fixtures;
+use fixtures::{CLUSTERS, DATABASES, DB_ID, REPLICAS};
 
 fn corpus(name: &str) -> String {
     std::fs::read_to_string(
@@ -107,6 +115,22 @@ impl Transport for PlainHttp {
     }
 }
 
+/// The managed-service pages of a normal run.
+fn managed_pages(script: &mut Script) {
+    script.insert(
+        "/v2/databases?per_page=200".into(),
+        vec![ok(DATABASES.into())],
+    );
+    script.insert(
+        format!("/v2/databases/{DB_ID}/replicas"),
+        vec![ok(REPLICAS.into())],
+    );
+    script.insert(
+        "/v2/kubernetes/clusters?per_page=200".into(),
+        vec![ok(CLUSTERS.into())],
+    );
+}
+
 fn ok(body: String) -> (u16, String, String) {
     (200, String::new(), body)
 }
@@ -162,6 +186,7 @@ fn pages_429_and_500_are_handled() {
             r#"{"firewalls":[],"links":{},"meta":{"total":0}}"#.into()
         )],
     );
+    managed_pages(&mut script);
     let server = serve(script);
     let mut waits = Vec::new();
     let t = import(
@@ -172,7 +197,9 @@ fn pages_429_and_500_are_handled() {
     )
     .unwrap();
     assert_eq!(t.vpcs.len(), 3);
-    assert_eq!(t.hosts.len(), 3);
+    // 3 droplets, the database and its replica, the cluster and its 2 node pools.
+    assert_eq!(t.hosts.len(), 8);
+    assert_eq!(t.counts().services, 3);
     assert_eq!(t.load_balancers.len(), 2);
     assert_eq!(
         waits,
@@ -189,8 +216,173 @@ fn pages_429_and_500_are_handled() {
             "/v2/load_balancers?per_page=200",
             "/v2/load_balancers?per_page=200",
             "/v2/firewalls?per_page=200",
+            "/v2/databases?per_page=200",
+            "/v2/databases/9cc10173-e9ea-4176-9dbc-a4cee4c4ff30/replicas",
+            "/v2/kubernetes/clusters?per_page=200",
         ]
     );
+
+    let db = t.host(DB_ID).unwrap();
+    assert_eq!(db.name, "backend");
+    assert_eq!(
+        db.vpc.as_deref(),
+        Some("d455e75d-4858-4eec-8c95-da2f0a5f93a7")
+    );
+    assert_eq!(db.zone.as_deref(), Some("nyc3"));
+    assert_eq!(db.state.as_deref(), Some("online"));
+    assert_eq!(db.labels, vec!["production".to_string()]);
+    let s = db.service.as_ref().unwrap();
+    assert_eq!(s.kind, ServiceKind::Postgres);
+    assert_eq!(
+        (s.engine.as_deref(), s.version.as_deref()),
+        (Some("pg"), Some("10"))
+    );
+    assert_eq!(
+        s.endpoint.as_deref(),
+        Some("private-backend-do-user-19081923-0.db.ondigitalocean.com")
+    );
+    assert_eq!(s.ports, vec![25060]);
+
+    let rep = t.find_host("read-nyc3-01").unwrap();
+    assert_eq!(rep.id, format!("{DB_ID}/replicas/read-nyc3-01"));
+    assert_eq!(rep.vpc, db.vpc, "the cluster's VPC");
+    assert_eq!(rep.state.as_deref(), Some("active"));
+    let s = rep.service.as_ref().unwrap();
+    assert_eq!((s.kind, s.port()), (ServiceKind::Postgres, Some(25060)));
+    assert_eq!(
+        s.endpoint.as_deref(),
+        Some("private-read-nyc3-01-do-user-19081923-0.db.ondigitalocean.com")
+    );
+
+    let k = t.find_host("prod-cluster-01").unwrap();
+    assert_eq!(
+        k.vpc.as_deref(),
+        Some("c33931f2-a26a-4e61-b85c-4e95a2ec431b")
+    );
+    assert_eq!(k.public_ip, Some("68.183.121.157".parse().unwrap()));
+    assert_eq!(k.labels, vec!["production".to_string(), "web-team".into()]);
+    assert_eq!(
+        k.tags.get("cluster_subnet").map(String::as_str),
+        Some("10.244.0.0/16")
+    );
+    let s = k.service.as_ref().unwrap();
+    assert_eq!((s.kind, s.port()), (ServiceKind::Kubernetes, Some(443)));
+    assert_eq!(
+        s.endpoint.as_deref(),
+        Some("bd5f5959-5e1e-4205-a714-a914373942af.k8s.ondigitalocean.com")
+    );
+    let pool = t.find_host("prod-cluster-01/backend-pool").unwrap();
+    assert_eq!(pool.id, "f49f4379-7e7f-4af5-aeb6-0354bd840778");
+    assert_eq!(pool.vpc, k.vpc);
+    assert!(pool.service.is_none());
+    assert!(pool
+        .labels
+        .contains(&"k8s:bd5f5959-5e1e-4205-a714-a914373942af".to_string()));
+}
+
+/// The network pages of a run with nothing in them.
+fn empty_network(script: &mut Script) {
+    for kind in ["vpcs", "droplets", "load_balancers", "firewalls"] {
+        script.insert(
+            format!("/v2/{kind}?per_page=200"),
+            vec![ok(format!(
+                r#"{{"{kind}":[],"links":{{}},"meta":{{"total":0}}}}"#
+            ))],
+        );
+    }
+}
+
+fn run(script: Script) -> (Result<gatehouse_vpc::model::Topology, DoError>, Vec<String>) {
+    let server = serve(script);
+    let r = import(
+        &server.base,
+        &mut PlainHttp,
+        RetryPolicy {
+            max_retries: 1,
+            ..RetryPolicy::default()
+        },
+        &mut |_| {},
+    );
+    let hits = server.hits.lock().unwrap().clone();
+    (r, hits)
+}
+
+#[test]
+fn managed_service_errors_name_the_path() {
+    // A persistent 500 on the replicas of a cluster.
+    let mut script: Script = HashMap::new();
+    empty_network(&mut script);
+    managed_pages(&mut script);
+    let replicas = format!("/v2/databases/{DB_ID}/replicas");
+    script.insert(
+        replicas.clone(),
+        vec![(
+            500,
+            String::new(),
+            r#"{"id":"server_error","message":"Server Error"}"#.into(),
+        )],
+    );
+    let (r, hits) = run(script);
+    let e = r.unwrap_err();
+    assert!(matches!(e, DoError::Status { status: 500, .. }), "{e}");
+    assert!(e.to_string().contains(&replicas), "{e}");
+    assert_eq!(
+        hits.iter().filter(|h| **h == replicas).count(),
+        2,
+        "{hits:?}"
+    );
+
+    // A malformed Kubernetes page.
+    let mut script: Script = HashMap::new();
+    empty_network(&mut script);
+    managed_pages(&mut script);
+    script.insert(
+        "/v2/kubernetes/clusters?per_page=200".into(),
+        vec![ok(r#"{"kubernetes_clusters": [{"name": "no id"}]}"#.into())],
+    );
+    let e = run(script).0.unwrap_err();
+    assert!(matches!(e, DoError::Body { .. }), "{e}");
+    assert!(
+        e.to_string()
+            .contains("/v2/kubernetes/clusters?per_page=200"),
+        "{e}"
+    );
+
+    // A malformed replica page.
+    let mut script: Script = HashMap::new();
+    empty_network(&mut script);
+    managed_pages(&mut script);
+    script.insert(replicas.clone(), vec![ok(r#"{"replicas": {}}"#.into())]);
+    let e = run(script).0.unwrap_err();
+    assert!(matches!(e, DoError::Body { .. }), "{e}");
+    assert!(e.to_string().contains(&replicas), "{e}");
+}
+
+#[test]
+fn replicas_gone_and_engines_without_replicas() {
+    let mut script: Script = HashMap::new();
+    empty_network(&mut script);
+    // The cluster went away between the two requests (404), and a Redis cluster, whose engine has
+    // no read-only replicas, is not asked about them.
+    script.insert(
+        "/v2/databases?per_page=200".into(),
+        vec![ok(DATABASES.replace(
+            r#""tags": ["production"],"#,
+            r#""tags": ["production"]}, {"id": "r1", "name": "cache", "engine": "redis", "version": "7", "private_connection": {"host": "private-cache", "port": 25061},"#,
+        ))],
+    );
+    script.insert(
+        "/v2/kubernetes/clusters?per_page=200".into(),
+        vec![ok(r#"{"kubernetes_clusters": null}"#.into())],
+    );
+    let (r, hits) = run(script);
+    let t = r.unwrap();
+    assert_eq!(t.hosts.len(), 2);
+    let cache = t.find_host("cache").unwrap();
+    assert_eq!(cache.service.as_ref().unwrap().kind, ServiceKind::Redis);
+    assert_eq!(cache.service.as_ref().unwrap().port(), Some(25061));
+    assert!(hits.contains(&format!("/v2/databases/{DB_ID}/replicas")));
+    assert!(!hits.iter().any(|h| h.contains("/r1/")), "{hits:?}");
 }
 
 #[test]

@@ -1,4 +1,6 @@
-//! DigitalOcean (`digitalocean_*`): VPCs, droplets, load balancers and cloud firewalls.
+//! DigitalOcean (`digitalocean_*`): VPCs, droplets, load balancers and cloud firewalls (here);
+//! managed databases, replicas and their trusted sources (`databases`); Kubernetes clusters and
+//! node pools (`kubernetes`).
 
 use std::collections::BTreeMap;
 
@@ -10,6 +12,11 @@ use super::values::{Blocks, L, N, S};
 use super::{lookup, Decode, Mapping, Resource};
 use crate::model::*;
 
+mod databases;
+mod kubernetes;
+#[cfg(test)]
+mod tests;
+
 /// The DigitalOcean table: a row per resource type, naming the struct its attributes are read
 /// into.
 pub(super) fn find<'de, D: Deserializer<'de>>(ty: &str) -> Option<Decode<'de, D>> {
@@ -20,6 +27,11 @@ pub(super) fn find<'de, D: Deserializer<'de>>(ty: &str) -> Option<Decode<'de, D>
             Mapping::of::<DoDroplet>(&["digitalocean_droplet"]),
             Mapping::of::<DoLb>(&["digitalocean_loadbalancer"]),
             Mapping::of::<DoFirewall>(&["digitalocean_firewall"]),
+            Mapping::of::<databases::DoDatabase>(&["digitalocean_database_cluster"]),
+            Mapping::of::<databases::DoReplica>(&["digitalocean_database_replica"]),
+            Mapping::of::<databases::DoDatabaseFirewall>(&["digitalocean_database_firewall"]),
+            Mapping::of::<kubernetes::DoK8s>(&["digitalocean_kubernetes_cluster"]),
+            Mapping::of::<kubernetes::DoK8sPool>(&["digitalocean_kubernetes_node_pool"]),
         ],
     )
 }

@@ -1,5 +1,7 @@
-//! Google Cloud (`google_compute_*`): networks, subnetworks, instances and firewall rules. Ids
-//! are self links without the API prefix, so references by self link and by id compare equal.
+//! Google Cloud: networks, subnetworks, instances and firewall rules (here); load balancers,
+//! Cloud NAT, VPN gateways (`network`); Cloud SQL, Memorystore and private services access
+//! (`services`); GKE clusters and node pools (`gke`). Ids are self links without the API prefix,
+//! so references by self link and by id compare equal.
 
 use std::collections::BTreeMap;
 
@@ -12,6 +14,12 @@ use super::values::{Blocks, Tags, L, N, S};
 use super::{lookup, Decode, Mapping, Resource};
 use crate::model::*;
 
+mod gke;
+mod network;
+mod services;
+#[cfg(test)]
+mod tests;
+
 /// The Google Cloud table: a row per resource type, naming the struct its attributes are read
 /// into.
 pub(super) fn find<'de, D: Deserializer<'de>>(ty: &str) -> Option<Decode<'de, D>> {
@@ -22,6 +30,24 @@ pub(super) fn find<'de, D: Deserializer<'de>>(ty: &str) -> Option<Decode<'de, D>
             Mapping::of::<GcpSubnetwork>(&["google_compute_subnetwork"]),
             Mapping::of::<GcpInstance>(&["google_compute_instance"]),
             Mapping::of::<GcpFirewall>(&["google_compute_firewall"]),
+            Mapping::of::<network::GcpForwardingRule>(&[
+                "google_compute_forwarding_rule",
+                "google_compute_global_forwarding_rule",
+            ]),
+            Mapping::of::<network::GcpRouter>(&["google_compute_router"]),
+            Mapping::of::<network::GcpRouterNat>(&["google_compute_router_nat"]),
+            Mapping::of::<network::GcpVpnGateway>(&[
+                "google_compute_vpn_gateway",
+                "google_compute_ha_vpn_gateway",
+            ]),
+            Mapping::of::<services::GcpGlobalAddress>(&["google_compute_global_address"]),
+            Mapping::of::<services::GcpServiceNetworking>(&[
+                "google_service_networking_connection",
+            ]),
+            Mapping::of::<services::GcpSqlInstance>(&["google_sql_database_instance"]),
+            Mapping::of::<services::GcpRedis>(&["google_redis_instance"]),
+            Mapping::of::<gke::GkeCluster>(&["google_container_cluster"]),
+            Mapping::of::<gke::GkeNodePool>(&["google_container_node_pool"]),
         ],
     )
 }
@@ -34,6 +60,15 @@ fn gcp_ref(s: &str) -> String {
         }
     }
     s.to_string()
+}
+
+/// A network reference as an id: a self link or id without the API prefix; a bare network name
+/// (`default`) becomes `projects/PROJECT/global/networks/NAME` when the project is known.
+fn net_ref(s: &str, project: Option<&str>) -> String {
+    match project {
+        Some(p) if !s.contains('/') => format!("projects/{p}/global/networks/{s}"),
+        _ => gcp_ref(s),
+    }
 }
 
 /// The last path segment of a GCP reference (`…/zones/us-east4-b` → `us-east4-b`).
