@@ -19,9 +19,6 @@ use super::xml::{kid_texts, kids, name_or, tag_map, text_at, text_of};
 use super::{AwsError, Service};
 use crate::model::*;
 
-/// The most routes `SearchTransitGatewayRoutes` returns (it has no paging).
-const MAX_ROUTES: u32 = 1000;
-
 /// What the transit and VPN gateway calls gave.
 #[derive(Debug, Default)]
 pub struct Found {
@@ -66,13 +63,13 @@ pub(super) fn read(r: &mut Reader<'_>) -> Result<(), AwsError> {
             let ids: Vec<String> = r.out.transit.tables.iter().map(|t| t.id.clone()).collect();
             for id in ids {
                 r.out.transit.pending = Some(id.clone());
-                // Every route but the deleted ones: a filter is required.
+                // Every route but the deleted ones: a filter is required. No `MaxResults`: the
+                // default is the largest answer (and moto fails on the parameter).
                 let p = vec![
                     ("TransitGatewayRouteTableId".to_string(), id.clone()),
                     ("Filter.1.Name".to_string(), "type".to_string()),
                     ("Filter.1.Value.1".to_string(), "static".to_string()),
                     ("Filter.1.Value.2".to_string(), "propagated".to_string()),
-                    ("MaxResults".to_string(), MAX_ROUTES.to_string()),
                 ];
                 let res = r.pages(Ec2, "SearchTransitGatewayRoutes", p, 0, routes);
                 r.optional(res, &format!("the routes of {id}"))?;
@@ -258,7 +255,7 @@ fn routes(root: Node<'_, '_>, _region: &str, out: &mut Resources) {
     }
     if text_of(root, "additionalRoutesAvailable").as_deref() == Some("true") {
         out.warnings.push(format!(
-            "{table_id}: more than {MAX_ROUTES} routes; the rest are not shown"
+            "{table_id}: more routes than one answer holds; the rest are not shown"
         ));
     }
     if let Some(t) = out.transit.tables.iter_mut().find(|t| t.id == table_id) {
