@@ -1,12 +1,12 @@
-//! `gatehouse vpc aws`: reads the live topology from the AWS API (EC2 + ELBv2, several regions),
-//! prints it, and keeps it as the last good snapshot of its source. A failed import prints why
-//! and leaves the previous snapshot as it was. The work is in `gatehouse-cloud`.
+//! `gatehouse vpc aws`: reads the live topology from the AWS API (EC2, ELBv2, RDS, ElastiCache,
+//! EKS; several regions), prints it, and keeps it as the last good snapshot of its source. A
+//! failed import prints why and leaves the previous snapshot as it was. The work is in `gatehouse-cloud`.
 
 use std::time::Duration;
 
 use clap::Args;
 use gatehouse_cloud::aws::{import, Env, LiveImport, Settings, Target, Timeouts};
-use gatehouse_vpc::model::Topology;
+use gatehouse_vpc::model::{AppliesTo, FirewallKind, GatewayKind, Topology};
 use gatehouse_vpc::snapshot::Snapshot;
 use serde_json::json;
 
@@ -120,6 +120,17 @@ fn print_text(got: &LiveImport, snap: &Snapshot) {
                 s.zone.as_deref().unwrap_or("")
             );
             for h in t.hosts.iter().filter(|h| h.subnet.as_ref() == Some(&s.id)) {
+                if let Some(svc) = &h.service {
+                    println!(
+                        "    service {} {} {}:{} {}",
+                        h.name,
+                        svc.engine.as_deref().unwrap_or(svc.kind.label()),
+                        svc.endpoint.as_deref().unwrap_or("-"),
+                        svc.port().map(|p| p.to_string()).unwrap_or_default(),
+                        h.state.as_deref().unwrap_or("")
+                    );
+                    continue;
+                }
                 println!(
                     "    host {} {} {} {}",
                     h.id,
@@ -128,6 +139,22 @@ fn print_text(got: &LiveImport, snap: &Snapshot) {
                     h.state.as_deref().unwrap_or("")
                 );
             }
+        }
+        for f in t
+            .firewalls
+            .iter()
+            .filter(|f| f.kind == FirewallKind::NetworkAcl && f.vpc.as_ref() == Some(&v.id))
+        {
+            let subnets = match &f.applies_to {
+                AppliesTo::Subnets { ids } => ids.join(","),
+                _ => String::new(),
+            };
+            println!(
+                "  network ACL {} {} {} rules, subnets {subnets}",
+                f.id,
+                f.name,
+                f.rules.len()
+            );
         }
         for g in t.gateways.iter().filter(|g| g.vpc.as_ref() == Some(&v.id)) {
             println!("  gateway {} {} {:?}", g.id, g.name, g.kind);
@@ -145,10 +172,41 @@ fn print_text(got: &LiveImport, snap: &Snapshot) {
             println!("  load balancer {} {}", l.name, ports.join(" "));
         }
     }
+    for g in t.gateways.iter().filter(|g| g.kind == GatewayKind::Transit) {
+        println!(
+            "transit gateway {} {} {} attachments",
+            g.id,
+            g.name,
+            g.attachments.len()
+        );
+        for a in &g.attachments {
+            println!(
+                "  attachment {} {} {} {}",
+                a.id,
+                a.kind.as_deref().unwrap_or("-"),
+                a.vpc.as_deref().unwrap_or("-"),
+                a.subnets.join(",")
+            );
+        }
+    }
+    // Managed services placed in no known subnet.
+    for h in t
+        .hosts
+        .iter()
+        .filter(|h| h.service.is_some() && h.subnet.as_deref().and_then(|s| t.subnet(s)).is_none())
+    {
+        let svc = h.service.as_ref().map(|s| s.kind.label()).unwrap_or("");
+        println!("service {} {svc} (no subnet known)", h.name);
+    }
     let c = t.counts();
+    let nacls = t
+        .firewalls
+        .iter()
+        .filter(|f| f.kind == FirewallKind::NetworkAcl)
+        .count();
     println!(
-        "{} VPCs, {} subnets, {} hosts, {} load balancers, {} target groups, {} gateways, {} route tables ({} routes), {} security groups ({} rules), {} peerings",
-        c.vpcs, c.subnets, c.hosts, c.load_balancers, c.target_groups, c.gateways, c.route_tables, c.routes, c.firewalls, c.rules, c.peerings
+        "{} VPCs, {} subnets, {} hosts ({} managed services), {} load balancers, {} target groups, {} gateways ({} attachments), {} route tables ({} routes), {} security groups and {} network ACLs ({} rules), {} peerings",
+        c.vpcs, c.subnets, c.hosts, c.services, c.load_balancers, c.target_groups, c.gateways, c.attachments, c.route_tables, c.routes, c.firewalls - nacls, nacls, c.rules, c.peerings
     );
     for w in &got.warnings {
         println!("warning: {w}");

@@ -7,11 +7,11 @@
 //! * Regions: `--region` (several), else `AWS_REGION`, else `AWS_DEFAULT_REGION`, else the
 //!   profile's `region`.
 //! * Endpoints, as the AWS CLI resolves them: `AWS_ENDPOINT_URL_EC2` /
-//!   `AWS_ENDPOINT_URL_ELASTIC_LOAD_BALANCING_V2`, else `AWS_ENDPOINT_URL`, else the profile's
+//!   `AWS_ENDPOINT_URL_ELASTIC_LOAD_BALANCING_V2` / `_RDS` / `_ELASTICACHE` / `_EKS`, else `AWS_ENDPOINT_URL`, else the profile's
 //!   `services` section, else its `endpoint_url`, else the public endpoint; all of them off with
 //!   `AWS_IGNORE_CONFIGURED_ENDPOINT_URLS=true` (or the profile's
 //!   `ignore_configured_endpoint_urls`).
-//! * Requests: query API POSTs signed with SigV4 (the `aws-sigv4` crate, not the SDK), blocking
+//! * Requests: query API POSTs (EC2, ELBv2, RDS, ElastiCache) and REST GETs (EKS) signed with SigV4 (the `aws-sigv4` crate, not the SDK), blocking
 //!   `reqwest` over rustls, connect and per-request timeouts, no redirects, bounded bodies.
 //!   5xx and throttling answers are retried twice (200 ms, then 400 ms); timeouts are not.
 //!   [`import`] blocks: async callers run it on a blocking thread (`spawn_blocking`).
@@ -240,11 +240,8 @@ impl HttpTransport {
     fn url(&self, req: &Request) -> Result<reqwest::Url, String> {
         let base = endpoint(&self.env, &self.profile, req.service, &req.region)
             .map_err(|e| e.to_string())?;
-        let mut url = reqwest::Url::parse(&base).map_err(|e| format!("endpoint {base:?}: {e}"))?;
-        if url.path().is_empty() {
-            url.set_path("/");
-        }
-        Ok(url)
+        let url = reqwest::Url::parse(&base).map_err(|e| format!("endpoint {base:?}: {e}"))?;
+        Ok(request_url(url, &req.path_and_query()))
     }
 }
 
@@ -261,7 +258,6 @@ impl Transport for HttpTransport {
             (None, _) => return Err(format!("endpoint {url} has no host")),
         };
         let body = req.body();
-        let content_type = "application/x-www-form-urlencoded; charset=utf-8";
         let identity = aws_credential_types::Credentials::new(
             self.credentials.access_key_id.clone(),
             self.credentials.secret_access_key().to_string(),
@@ -279,9 +275,12 @@ impl Transport for HttpTransport {
             .build()
             .map_err(|e| format!("cannot sign the request: {e}"))?
             .into();
-        let headers = [("host", host.as_str()), ("content-type", content_type)];
+        let mut headers = vec![("host", host.as_str())];
+        if let Some(ct) = req.content_type() {
+            headers.push(("content-type", ct));
+        }
         let signable = SignableRequest::new(
-            "POST",
+            req.method(),
             url.as_str(),
             headers.iter().copied(),
             SignableBody::Bytes(body.as_bytes()),
@@ -290,11 +289,14 @@ impl Transport for HttpTransport {
         let (instructions, _signature) = sign(signable, &params)
             .map_err(|e| format!("cannot sign the request: {e}"))?
             .into_parts();
-        let mut builder = self
-            .client
-            .post(url.clone())
-            .header(reqwest::header::HOST, host.as_str())
-            .header(reqwest::header::CONTENT_TYPE, content_type);
+        let mut builder = match req.method() {
+            "GET" => self.client.get(url.clone()),
+            _ => self.client.post(url.clone()),
+        }
+        .header(reqwest::header::HOST, host.as_str());
+        if let Some(ct) = req.content_type() {
+            builder = builder.header(reqwest::header::CONTENT_TYPE, ct);
+        }
         for (name, value) in instructions.headers() {
             let mut v = reqwest::header::HeaderValue::from_str(value)
                 .map_err(|_| format!("the signer produced an invalid {name} header"))?;
@@ -305,7 +307,10 @@ impl Transport for HttpTransport {
             }
             builder = builder.header(name, v);
         }
-        let r = builder.body(body).send().map_err(|e| crate::describe(&e))?;
+        if !body.is_empty() {
+            builder = builder.body(body);
+        }
+        let r = builder.send().map_err(|e| crate::describe(&e))?;
         let status = r.status().as_u16();
         let bytes = crate::read_body(r).map_err(|e| format!("{url}: {e}"))?;
         tracing::debug!(action = req.action, region = %req.region, status, "aws request");
@@ -314,6 +319,19 @@ impl Transport for HttpTransport {
             body: bytes,
         })
     }
+}
+
+/// The URL of a request: the endpoint with `path_and_query` (`/` for a query API,
+/// `/clusters/NAME?…` for EKS) after the endpoint's own path, if it has one.
+fn request_url(mut url: reqwest::Url, path_and_query: &str) -> reqwest::Url {
+    let (path, query) = match path_and_query.split_once('?') {
+        Some((p, q)) => (p, Some(q)),
+        None => (path_and_query, None),
+    };
+    let joined = format!("{}{path}", url.path().trim_end_matches('/'));
+    url.set_path(&joined);
+    url.set_query(query);
+    url
 }
 
 /// What an import will read: the profile (name and keys) and the regions. Cheap (no request);
@@ -444,6 +462,46 @@ mod tests {
             e.starts_with("AWS_ENDPOINT_URL_EC2: endpoint \"ftp://x\""),
             "{e}"
         );
+    }
+
+    #[test]
+    fn new_services_resolve_and_eks_gets_a_path() {
+        let p = profile(&[], &[("eks.endpoint_url", "http://services-eks:3/base/")]);
+        let env = Env::new([("AWS_ENDPOINT_URL_RDS", "http://rds-only:4")], None);
+        assert_eq!(
+            endpoint(&env, &p, Service::Rds, "eu-west-1").unwrap(),
+            "http://rds-only:4"
+        );
+        assert_eq!(
+            endpoint(&env, &p, Service::Eks, "eu-west-1").unwrap(),
+            "http://services-eks:3/base/"
+        );
+        let none = Env::new::<[(&str, &str); 0], _, _>([], None);
+        let q = profile(&[], &[]);
+        assert_eq!(
+            endpoint(&none, &q, Service::Elasticache, "cn-north-1").unwrap(),
+            "https://elasticache.cn-north-1.amazonaws.com.cn"
+        );
+        let url =
+            |base: &str, pq: &str| request_url(reqwest::Url::parse(base).unwrap(), pq).to_string();
+        assert_eq!(
+            url("http://services-eks:3/base/", "/clusters/a b?maxResults=5"),
+            "http://services-eks:3/base/clusters/a%20b?maxResults=5"
+        );
+        assert_eq!(
+            url("https://eks.eu-west-1.amazonaws.com", "/clusters"),
+            "https://eks.eu-west-1.amazonaws.com/clusters"
+        );
+        assert_eq!(url("http://127.0.0.1:5000", "/"), "http://127.0.0.1:5000/");
+        let req = Request {
+            service: Service::Eks,
+            region: "eu-west-1".into(),
+            action: "DescribeCluster",
+            params: vec![("name".into(), "platform".into())],
+        };
+        assert_eq!((req.method(), req.content_type()), ("GET", None));
+        assert_eq!(req.path_and_query(), "/clusters/platform");
+        assert_eq!(req.body(), "");
     }
 
     #[test]
