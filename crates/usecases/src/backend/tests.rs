@@ -173,6 +173,23 @@ fn demo_scan_finds_every_lab_service() {
             .await
             .expect_err("nothing connected");
         assert!(before.message.contains("No connection"), "{before}");
+        // The demo map declares a managed database: a Services row before any scan.
+        backend.demo_map().await.expect("map");
+        let declared = backend.services().await;
+        let db = declared
+            .iter()
+            .find(|r| r.host == "orders-db")
+            .unwrap_or_else(|| panic!("no orders-db row before a scan: {declared:?}"));
+        assert_eq!((db.port, db.kind.as_str()), (5432, "postgres"), "{db:?}");
+        assert_eq!(db.fqdn, "orders-db.internal");
+        assert!(
+            db.detail.contains("PostgreSQL 16.3") && db.detail.contains("not scanned"),
+            "{db:?}"
+        );
+        assert_eq!(
+            db.command,
+            "psql \"host=orders-db.internal port=5432 user=postgres\""
+        );
         backend.start_demo().await.expect("demo");
         let t0 = Instant::now();
         while !backend
@@ -253,6 +270,15 @@ fn demo_scan_finds_every_lab_service() {
             "{:?}",
             replica.codes
         );
+        // The scan confirmed the declared row: one row for orders-db, from the scan.
+        let dbs: Vec<_> = rows.iter().filter(|r| r.host == "orders-db").collect();
+        assert_eq!(dbs.len(), 1, "{dbs:?}");
+        assert!(dbs[0].detail.starts_with("PostgreSQL"), "{dbs:?}");
+        let opened = backend
+            .open_service("orders-db", 5432)
+            .await
+            .expect("open the db");
+        assert!(opened.local.starts_with("127.0.0.1:"), "{opened:?}");
         let opened = backend.open_service("web-1", 80).await.expect("open");
         assert!(opened.preview.unwrap_or_default().contains("web-1"));
         backend.shutdown().await;
