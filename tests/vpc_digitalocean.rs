@@ -157,6 +157,17 @@ fn pages(base: &str) -> HashMap<String, Value> {
             "meta": {"total": 1}
         }),
     );
+    // Managed databases and Kubernetes clusters: none in this account (the importer's mapping of
+    // them is tested in crates/vpc/tests/digitalocean_api.rs), `null` as the API answers for
+    // an account without databases.
+    m.insert(
+        "/v2/databases?per_page=200".to_string(),
+        json!({"databases": null}),
+    );
+    m.insert(
+        "/v2/kubernetes/clusters?per_page=200".to_string(),
+        json!({"kubernetes_clusters": [], "links": {}, "meta": {"total": 0}}),
+    );
     m
 }
 
@@ -484,6 +495,8 @@ fn digitalocean_live_import_drift_and_failures() {
             ("/v2/load_balancers?per_page=200", 500),
             ("/v2/load_balancers?per_page=200", 200),
             ("/v2/firewalls?per_page=200", 200),
+            ("/v2/databases?per_page=200", 200),
+            ("/v2/kubernetes/clusters?per_page=200", 200),
         ]
     );
     assert!(log.iter().all(|(_, a, _)| *a == format!("Bearer {TOKEN}")));
