@@ -13,7 +13,6 @@ use super::{lookup, Decode, Mapping, Resource};
 use crate::model::*;
 
 mod compute;
-mod deferred;
 mod lb;
 mod managed;
 mod nacl;

@@ -14,17 +14,15 @@
 //! are collected in a [`Registry`] while the state streams in and resolved once every resource is
 //! in (see [`resolve`]), so the order of resources in the file does not matter.
 
-use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
-use std::rc::{Rc, Weak};
 
 use ipnet::IpNet;
 use serde::de::Deserializer;
 
-use super::builder::Builder;
+use super::builder::{Builder, Deferred};
 use super::{lookup, Decode, Mapping};
-use crate::model::{Rule, Subnet};
+use crate::model::{Rule, Subnet, Topology};
 
 mod compute;
 mod lb;
@@ -280,32 +278,13 @@ struct Registry {
     peering_vnets: Vec<(String, ParentRef)>,
 }
 
-thread_local! {
-    /// The registry of the import running on this thread. The deferred fix-up registered with
-    /// the builder owns it; this is a weak handle, so an import that fails (its builder dropped
-    /// with its fix-ups) leaves nothing behind for the next one.
-    static CURRENT: RefCell<Weak<RefCell<Registry>>> = const { RefCell::new(Weak::new()) };
-}
-
-/// The registry of the import `b` belongs to: created with the first Azure resource, which
-/// registers [`resolve::run`] as a deferred fix-up owning it.
-fn registry(b: &mut Builder) -> Rc<RefCell<Registry>> {
-    if let Some(r) = CURRENT.with(|c| c.borrow().upgrade()) {
-        return r;
+impl Deferred for Registry {
+    fn resolve(self, t: &mut Topology) -> Vec<String> {
+        resolve::run(self, t)
     }
-    let r = Rc::new(RefCell::new(Registry::default()));
-    CURRENT.with(|c| *c.borrow_mut() = Rc::downgrade(&r));
-    let owned = Rc::clone(&r);
-    b.later(move |t| {
-        let reg = std::mem::take(&mut *owned.borrow_mut());
-        resolve::run(reg, t)
-    });
-    r
 }
 
 /// Runs `f` on the registry of the import `b` belongs to.
-fn with_registry<R>(b: &mut Builder, f: impl FnOnce(&mut Registry) -> R) -> R {
-    let r = registry(b);
-    let mut reg = r.borrow_mut();
-    f(&mut reg)
+fn with_registry(b: &mut Builder, f: impl FnOnce(&mut Registry)) {
+    b.gather(f);
 }

@@ -1,6 +1,6 @@
 //! The builder: model objects as they stream in, cross references resolved at the end.
 
-use std::any::TypeId;
+use std::any::{Any, TypeId};
 use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::net::IpAddr;
@@ -37,10 +37,38 @@ pub(super) struct Builder {
     /// Cross references a provider resolves once every resource is in (associations, rules
     /// of a resource that comes later), run in order by [`Builder::finish`].
     later: Vec<Later>,
+    /// What each family of resources gathered ([`Builder::gather`]), by type, with the
+    /// function that resolves it.
+    gathered: HashMap<TypeId, (Box<dyn Any>, Resolve)>,
 }
 
-/// A deferred fix-up: edits the topology, returns warnings.
-type Later = Box<dyn FnOnce(&mut Topology) -> Vec<String>>;
+/// A deferred fix-up: a closure that edits the topology and returns warnings, or a gathered
+/// family's value to resolve.
+enum Later {
+    Run(FixUp),
+    Gathered(TypeId),
+}
+
+/// A fix-up closure: edits the topology, returns warnings.
+type FixUp = Box<dyn FnOnce(&mut Topology) -> Vec<String>>;
+
+/// Resolves a gathered value (boxed as `Any`) into the topology.
+type Resolve = fn(Box<dyn Any>, &mut Topology) -> Vec<String>;
+
+/// What one family of resources of an import gathers for each other (a DB instance and its
+/// subnet group, an association and its ACL, a NIC and its VM: either may come first in the
+/// file), resolved once every resource is in.
+pub(super) trait Deferred: Default + 'static {
+    /// Applies what was gathered to the topology; returns warnings.
+    fn resolve(self, t: &mut Topology) -> Vec<String>;
+}
+
+fn resolve_boxed<T: Deferred>(value: Box<dyn Any>, t: &mut Topology) -> Vec<String> {
+    match value.downcast::<T>() {
+        Ok(v) => v.resolve(t),
+        Err(_) => Vec::new(),
+    }
+}
 
 /// A model object kept in one of the topology's lists, found by its id.
 pub(super) trait Keyed: Sized + 'static {
@@ -99,6 +127,7 @@ impl Default for Builder {
             tg_attachments: Vec::new(),
             subnet_public_hint: HashMap::new(),
             later: Vec::new(),
+            gathered: HashMap::new(),
         }
     }
 }
@@ -169,7 +198,24 @@ impl Builder {
     /// associations and references that may come before what they name. Its warnings go to the
     /// report.
     pub(super) fn later(&mut self, f: impl FnOnce(&mut Topology) -> Vec<String> + 'static) {
-        self.later.push(Box::new(f));
+        self.later.push(Later::Run(Box::new(f)));
+    }
+
+    /// Runs `f` on this import's value of the family `T` (created on first use, and resolved
+    /// then in [`Builder::finish`] where its first use falls among the [`Builder::later`]
+    /// fix-ups), so cross references resolve whatever the order of the resources.
+    pub(super) fn gather<T: Deferred>(&mut self, f: impl FnOnce(&mut T)) {
+        let id = TypeId::of::<T>();
+        let (value, _) = match self.gathered.entry(id) {
+            Entry::Occupied(e) => e.into_mut(),
+            Entry::Vacant(e) => {
+                self.later.push(Later::Gathered(id));
+                e.insert((Box::new(T::default()), resolve_boxed::<T>))
+            }
+        };
+        if let Some(v) = value.downcast_mut::<T>() {
+            f(v);
+        }
     }
 
     /// Counts an instance of `ty` as imported.
@@ -275,8 +321,15 @@ impl Builder {
             }
         }
 
-        for f in std::mem::take(&mut self.later) {
-            for w in f(&mut t) {
+        for l in std::mem::take(&mut self.later) {
+            let warnings = match l {
+                Later::Run(f) => f(&mut t),
+                Later::Gathered(id) => match self.gathered.remove(&id) {
+                    Some((value, resolve)) => resolve(value, &mut t),
+                    None => Vec::new(),
+                },
+            };
+            for w in warnings {
                 self.warn(w);
             }
         }

@@ -153,3 +153,42 @@ impl<'de> Deserialize<'de> for Tags {
         ))
     }
 }
+
+/// A boolean given as a boolean or `"true"`/`"false"`; anything else is none.
+#[derive(Debug, Default, Clone, Copy)]
+pub(super) struct B(pub(super) Option<bool>);
+
+impl<'de> Deserialize<'de> for B {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<B, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = B;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a boolean")
+            }
+            fn visit_bool<E: de::Error>(self, v: bool) -> Result<B, E> {
+                Ok(B(Some(v)))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<B, E> {
+                Ok(B(match v.trim().to_ascii_lowercase().as_str() {
+                    "true" => Some(true),
+                    "false" => Some(false),
+                    _ => None,
+                }))
+            }
+            fn visit_u64<E: de::Error>(self, _: u64) -> Result<B, E> {
+                Ok(B(None))
+            }
+            fn visit_i64<E: de::Error>(self, _: i64) -> Result<B, E> {
+                Ok(B(None))
+            }
+            fn visit_f64<E: de::Error>(self, _: f64) -> Result<B, E> {
+                Ok(B(None))
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<B, E> {
+                Ok(B(None))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}

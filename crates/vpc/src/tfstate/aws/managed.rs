@@ -8,9 +8,9 @@ use std::collections::HashMap;
 use serde::Deserialize;
 
 use super::super::builder::Builder;
+use super::super::builder::Deferred;
 use super::super::values::{Tags, L, N, S};
 use super::super::Resource;
-use super::deferred::{gather, Deferred};
 use crate::model::*;
 
 mod cache;
@@ -80,7 +80,7 @@ fn add_service(b: &mut Builder, managed: bool, h: Host, ties: Ties) {
     let id = h.id.clone();
     let name = h.name.clone();
     b.add(h, managed);
-    gather(b, |m: &mut Managed| {
+    b.gather(|m: &mut Managed| {
         m.hosts.push(id.clone());
         if let Some((ns, g)) = ties.group {
             m.wants.push((id.clone(), ns, g));
@@ -102,7 +102,7 @@ fn add_service(b: &mut Builder, managed: bool, h: Host, ties: Ties) {
 
 /// Registers a subnet group.
 fn add_group(b: &mut Builder, ns: Groups, name: String, subnets: Vec<String>) {
-    gather(b, |m: &mut Managed| {
+    b.gather(|m: &mut Managed| {
         m.groups.insert((ns, name), subnets);
     });
 }

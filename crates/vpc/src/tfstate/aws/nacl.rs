@@ -7,9 +7,10 @@
 use serde::Deserialize;
 
 use super::super::builder::Builder;
+use super::super::builder::Deferred;
+use super::super::values::B;
 use super::super::values::{Blocks, Tags, L, N, S};
 use super::super::Resource;
-use super::deferred::{gather, Deferred, B};
 use super::name_or;
 use crate::model::*;
 
@@ -87,7 +88,7 @@ impl AwsNacl {
         rules.sort_by_key(|r| (r.direction, r.priority));
         if default {
             let (acl, vpc) = (id.clone(), self.vpc_id.0.clone());
-            gather(b, |n: &mut Nacls| n.defaults.push((acl, vpc)));
+            b.gather(|n: &mut Nacls| n.defaults.push((acl, vpc)));
         }
         let f = Firewall {
             name: name_or(&self.tags.0, &id),
@@ -154,7 +155,7 @@ pub(super) struct AwsNaclAssoc {
 impl Resource for AwsNaclAssoc {
     fn add(self, b: &mut Builder, _: bool) {
         match (self.network_acl_id.0, self.subnet_id.0) {
-            (Some(acl), Some(s)) => gather(b, |n: &mut Nacls| n.assocs.push((acl, s))),
+            (Some(acl), Some(s)) => b.gather(|n: &mut Nacls| n.assocs.push((acl, s))),
             _ => b.warn(
                 "an aws_network_acl_association without a network ACL or subnet was skipped".into(),
             ),

@@ -10,9 +10,10 @@ use std::collections::HashMap;
 use serde::Deserialize;
 
 use super::super::builder::Builder;
+use super::super::builder::Deferred;
+use super::super::values::B;
 use super::super::values::{Tags, L, S};
 use super::super::Resource;
-use super::deferred::{gather, Deferred, B};
 use super::name_or;
 use crate::model::*;
 
@@ -61,7 +62,7 @@ impl Resource for AwsTgw {
             prop_default: prop,
         };
         let key = id.clone();
-        gather(b, |x: &mut Transit| {
+        b.gather(|x: &mut Transit| {
             x.tgws.insert(key, info);
         });
         let g = Gateway {
@@ -149,7 +150,7 @@ impl Resource for AwsTgwVpcAttachment {
             default_assoc: self.transit_gateway_default_route_table_association.0 != Some(false),
             default_prop: self.transit_gateway_default_route_table_propagation.0 != Some(false),
         };
-        gather(b, |x: &mut Transit| x.attachments.push(a));
+        b.gather(|x: &mut Transit| x.attachments.push(a));
     }
 }
 
@@ -167,7 +168,7 @@ impl Resource for AwsTgwPeeringAttachment {
             return no_gateway(b, "aws_ec2_transit_gateway_peering_attachment");
         };
         let a = Pending::bare(id, tgw, "peering");
-        gather(b, |x: &mut Transit| x.attachments.push(a));
+        b.gather(|x: &mut Transit| x.attachments.push(a));
     }
 }
 
@@ -190,7 +191,7 @@ impl Resource for AwsVpnConnection {
             return b.missing_id("aws_vpn_connection");
         };
         let a = Pending::bare(id, tgw, "vpn");
-        gather(b, |x: &mut Transit| x.attachments.push(a));
+        b.gather(|x: &mut Transit| x.attachments.push(a));
     }
 }
 
@@ -267,7 +268,7 @@ impl Resource for AwsTgwAssociation {
             );
         };
         let kind = l.resource_type.0;
-        gather(b, |x: &mut Transit| x.assocs.push((att, table, kind)));
+        b.gather(|x: &mut Transit| x.assocs.push((att, table, kind)));
     }
 }
 
@@ -293,7 +294,7 @@ impl Resource for AwsTgwPropagation {
             .resource_id
             .0
             .filter(|_| l.resource_type.0.as_deref().is_none_or(|t| t == "vpc"));
-        gather(b, |x: &mut Transit| x.props.push((att, table, vpc)));
+        b.gather(|x: &mut Transit| x.props.push((att, table, vpc)));
     }
 }
 

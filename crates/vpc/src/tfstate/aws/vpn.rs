@@ -4,9 +4,9 @@
 use serde::Deserialize;
 
 use super::super::builder::Builder;
+use super::super::builder::Deferred;
 use super::super::values::{Tags, S};
 use super::super::Resource;
-use super::deferred::{gather, Deferred};
 use super::name_or;
 use crate::model::*;
 
@@ -59,7 +59,7 @@ impl Resource for AwsVpnGatewayAttachment {
                 "an aws_vpn_gateway_attachment without a VPN gateway or VPC was skipped".into(),
             );
         };
-        gather(b, |x: &mut Links| x.vgw_vpcs.push((g, v)));
+        b.gather(|x: &mut Links| x.vgw_vpcs.push((g, v)));
     }
 }
 
@@ -109,7 +109,7 @@ impl Resource for AwsPeeringAccepter {
             peer_vpc: self.peer_vpc_id.0,
             status: self.accept_status.0,
         };
-        gather(b, |x: &mut Links| x.accepted.push(p));
+        b.gather(|x: &mut Links| x.accepted.push(p));
     }
 }
 
