@@ -45,7 +45,10 @@ fn import_prints_the_topology_as_json_and_text() {
     let v = ok_json(&["vpc", "import", file.to_str().unwrap(), "--json"]);
     assert_eq!(v["topology"]["vpcs"].as_array().unwrap().len(), 2);
     assert_eq!(v["topology"]["subnets"].as_array().unwrap().len(), 16);
-    assert_eq!(v["topology"]["hosts"].as_array().unwrap().len(), 4);
+    // Four instances, two auto scaling groups, two RDS databases.
+    let hosts = v["topology"]["hosts"].as_array().unwrap();
+    assert_eq!(hosts.len(), 8);
+    assert_eq!(hosts.iter().filter(|h| h["service"].is_object()).count(), 2);
     assert_eq!(v["report"]["format"], "state_v4");
     assert_eq!(v["report"]["skipped"]["aws_route53_record"], 6);
 

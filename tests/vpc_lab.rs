@@ -62,6 +62,7 @@ fn lab_verdicts_for_every_host_and_port() {
         ("db-replica", "tcp", 5432, Status::Blocked),
         ("dns", "udp", 53, r),
         ("lb", "tcp", 80, r),
+        ("orders-db", "tcp", 5432, r),
         ("vpn-gw", "udp", 51820, r),
         ("web-1", "tcp", 80, r),
         ("web-2", "tcp", 80, r),
@@ -71,6 +72,14 @@ fn lab_verdicts_for_every_host_and_port() {
     .collect();
     want.sort();
     assert_eq!(got, want);
+
+    // The managed database has no address in the state: checked as anywhere in its subnet.
+    let v = analyzer.check_key(
+        "orders-db.internal",
+        gatehouse_vpc::model::Protocol::Tcp,
+        5432,
+    );
+    assert!(v.has(Code::AddressBySubnet), "{v:#?}");
 
     let v = analyzer.check_key("db-replica", gatehouse_vpc::model::Protocol::Tcp, 5432);
     assert!(v.has(Code::NoRuleAdmits), "{v:#?}");
