@@ -109,11 +109,16 @@ fn add_group(b: &mut Builder, ns: Groups, name: String, subnets: Vec<String>) {
 
 impl Deferred for Managed {
     fn resolve(self, t: &mut Topology) -> Vec<String> {
+        // Hosts by id, once: a state with thousands of databases stays linear.
+        let index: HashMap<String, usize> = t
+            .hosts
+            .iter()
+            .enumerate()
+            .map(|(i, h)| (h.id.clone(), i))
+            .collect();
         for (id, ns, g) in &self.wants {
-            if let (Some(subnets), Some(h)) = (
-                self.groups.get(&(*ns, g.clone())),
-                t.hosts.iter_mut().find(|h| &h.id == id),
-            ) {
+            if let (Some(subnets), Some(&i)) = (self.groups.get(&(*ns, g.clone())), index.get(id)) {
+                let h = &mut t.hosts[i];
                 if h.subnets.is_empty() {
                     h.subnets = subnets.clone();
                 }
@@ -123,12 +128,13 @@ impl Deferred for Managed {
             let Some(cluster) = self.clusters.get(&(*fam, c.clone())) else {
                 continue;
             };
-            let Some(parent) = t.host(&cluster.host).cloned() else {
+            let Some(parent) = index.get(&cluster.host).map(|&i| t.hosts[i].clone()) else {
                 continue;
             };
-            let Some(h) = t.hosts.iter_mut().find(|h| &h.id == id) else {
+            let Some(&i) = index.get(id) else {
                 continue;
             };
+            let h = &mut t.hosts[i];
             match &cluster.member_groups {
                 Some(groups) => {
                     let mut all = groups.clone();
@@ -161,49 +167,54 @@ impl Deferred for Managed {
                 }
             }
         }
+        let subnets: HashMap<&str, Option<&str>> = t
+            .subnets
+            .iter()
+            .map(|s| (s.id.as_str(), s.zone.as_deref()))
+            .collect();
+        let mut placed = Vec::new();
         for id in &self.hosts {
-            place(t, id);
+            if let Some(&i) = index.get(id) {
+                placed.push((i, place(&t.hosts[i], &subnets)));
+            }
+        }
+        for (i, pick) in placed {
+            let h = &mut t.hosts[i];
+            if let Some(p) = pick {
+                h.subnets.retain(|s| s != &p);
+                h.subnets.insert(0, p.clone());
+                h.subnet = Some(p);
+            }
+            if h.subnet.is_some() && h.subnets.len() == 1 {
+                h.subnets.clear();
+            }
+            if h.subnet.is_none() && h.vpc.is_none() {
+                let vpc = h
+                    .security_groups
+                    .iter()
+                    .find_map(|g| t.firewalls.iter().find(|f| &f.id == g))
+                    .and_then(|f| f.vpc.clone());
+                t.hosts[i].vpc = vpc;
+            }
         }
         Vec::new()
     }
 }
 
-/// Picks the host's subnet among its candidates: the first one the topology knows, in the
-/// host's zone if one is; a host with a single known subnet keeps no list. A host in no known
-/// subnet takes the VPC of its first known security group.
-fn place(t: &mut Topology, id: &str) {
-    let Some(i) = t.hosts.iter().position(|h| h.id == id) else {
-        return;
-    };
-    let h = &t.hosts[i];
-    if h.subnet.is_none() {
-        let known = |s: &String| t.subnet(s);
-        let in_zone = h
-            .subnets
-            .iter()
-            .find(|s| known(s).is_some_and(|s| s.zone.is_some() && s.zone == h.zone));
-        let pick = in_zone
-            .or_else(|| h.subnets.iter().find(|s| known(s).is_some()))
-            .cloned();
-        let h = &mut t.hosts[i];
-        if let Some(p) = pick {
-            h.subnets.retain(|s| s != &p);
-            h.subnets.insert(0, p.clone());
-            h.subnet = Some(p);
-        }
+/// The subnet a host without one is placed in, among its candidates: the first one the
+/// topology knows (`subnets`: id → zone), in the host's zone if one is. (A host with a single
+/// known subnet then keeps no list; a host in no known subnet takes the VPC of its first known
+/// security group.)
+fn place(h: &Host, subnets: &HashMap<&str, Option<&str>>) -> Option<String> {
+    if h.subnet.is_some() {
+        return None;
     }
-    let h = &t.hosts[i];
-    if h.subnet.is_some() && h.subnets.len() == 1 {
-        t.hosts[i].subnets.clear();
-    }
-    let h = &t.hosts[i];
-    if h.subnet.is_none() && h.vpc.is_none() {
-        let vpc = h
-            .security_groups
-            .iter()
-            .find_map(|g| t.firewall(g).and_then(|f| f.vpc.clone()));
-        t.hosts[i].vpc = vpc;
-    }
+    let zone = h.zone.as_deref();
+    h.subnets
+        .iter()
+        .find(|s| zone.is_some() && subnets.get(s.as_str()) == Some(&zone))
+        .or_else(|| h.subnets.iter().find(|s| subnets.contains_key(s.as_str())))
+        .cloned()
 }
 
 /// A port attribute: none when absent or 0 (not known yet), a warning when it is no port.
