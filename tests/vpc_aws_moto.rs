@@ -817,10 +817,8 @@ fn nacl_verdict(
 /// the VPN host masquerading) to db passes the security group and rule 200 inbound, but the
 /// reply to the bastion's ephemeral port is denied outbound by rule 100 (`nacl-denies-reply`).
 ///
-/// The reach codes for network ACLs come with the reach engine's NACL support (another
-/// branch); once merged, `gatehouse reach --topology SNAPSHOT --conf vpn.conf --vpn bastion
-/// --routed web-1:22` must say `nacl-denies-in` and `--masquerade db:5432` `nacl-denies-reply`,
-/// against the snapshot file saved here.
+/// Then `gatehouse reach` itself, on the snapshot saved here, with a profile whose VPN host is
+/// the bastion: `web-1:22 --routed` says `nacl-denies-in`, `db:5432 --nat` `nacl-denies-reply`.
 #[test]
 fn network_acl_denies_are_imported_for_reach() {
     if !moto::can_run("vpc_aws_moto::network_acl_denies_are_imported_for_reach") {
@@ -920,6 +918,64 @@ fn network_acl_denies_are_imported_for_reach() {
             .any(|r| r.direction == Ingress
                 && r.covers(&Protocol::Tcp, Some(5432))
                 && r.peers.contains(&Peer::Group(sg_web.into())))));
+
+    // And what `gatehouse reach` says about both, in both directions.
+    let conf = home.path().join("vpn.conf");
+    std::fs::write(
+        &conf,
+        "[Interface]\nPrivateKey = yAnz5TF+lXXJte14tji3zlMNq+hd2rYUIgJBgB3fBmk=\n\
+         Address = 10.8.0.5/32\n\n[Peer]\n\
+         PublicKey = xTIBA5rboUvnH4htodjb6e697QjLERt1NAB4mZqp8Dg=\n\
+         AllowedIPs = 10.20.0.0/16\nEndpoint = 198.51.100.7:51820\n",
+    )
+    .unwrap();
+    let reach = |target: &str, mode: &str| -> Value {
+        let out = Command::new(gatehouse_bin())
+            .args(["reach", target, "--state"])
+            .arg(v["snapshot_file"].as_str().unwrap())
+            .arg("--conf")
+            .arg(&conf)
+            .args(["--vpn-host", "bastion", mode, "--json", "--no-probes"])
+            .env("HOME", home.path())
+            .env("GATEHOUSE_CONFIG_DIR", home.path().join("gatehouse"))
+            .output()
+            .unwrap();
+        let all = json_of(&out);
+        all[0].clone()
+    };
+    let codes = |v: &Value| -> Vec<String> {
+        v["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["code"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let ssh = reach("web-1:22", "--routed");
+    assert_eq!(ssh["status"], "blocked", "{ssh}");
+    let finding = |v: &Value, code: &str| -> String {
+        v["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["code"] == code)
+            .unwrap_or_else(|| panic!("no {code} in {v}"))["detail"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    // (Routed, the bastion's return route and source/dest check are findings too.)
+    let why = finding(&ssh, "nacl-denies-in");
+    assert!(why.contains("private-acl rule 100 denies tcp/22"), "{why}");
+    let pg = reach("db:5432", "--nat");
+    assert_eq!(pg["status"], "blocked", "{pg}");
+    assert!(!codes(&pg).contains(&"nacl-denies-in".to_string()), "{pg}");
+    let why = finding(&pg, "nacl-denies-reply");
+    assert!(why.contains("private-acl rule 100"), "{why}");
+    assert!(
+        pg["sentence"].as_str().unwrap().contains("private-acl"),
+        "{pg}"
+    );
 }
 
 #[test]

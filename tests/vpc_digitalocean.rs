@@ -511,8 +511,9 @@ fn digitalocean_live_import_drift_and_failures() {
     // Text output, through --api-url.
     let r = g.ok(&["vpc", "digitalocean", "--api-url", &server.base]);
     assert!(
-        r.stdout
-            .contains("3 VPCs, 4 droplets, 2 load balancers, 1 firewalls (4 rules)"),
+        r.stdout.contains(
+            "3 VPCs, 4 droplets, 0 managed services, 2 load balancers, 1 firewalls (4 rules)"
+        ),
         "{}",
         r.stdout
     );

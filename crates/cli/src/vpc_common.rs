@@ -95,14 +95,35 @@ pub(crate) fn joined<T: std::fmt::Display>(items: &[T]) -> String {
 }
 
 /// `{indent}{kind} NAME[ (ID)] PRIVATE_IPS[ public IP] STATE`.
+/// A managed service is printed as what it is (`PostgreSQL 15 orders-db … endpoint
+/// orders-db.x.rds.amazonaws.com:5432`), a group of machines as `group`, anything else as `kind`.
 pub(crate) fn print_host(h: &gatehouse_vpc::model::Host, indent: &str, kind: &str, with_id: bool) {
     let id = if with_id {
         format!(" ({})", h.id)
     } else {
         String::new()
     };
+    let (kind, endpoint) = match &h.service {
+        Some(s) => {
+            let version = s
+                .version
+                .as_deref()
+                .map(|v| format!(" {v}"))
+                .unwrap_or_default();
+            let ports: Vec<String> = s.ports.iter().map(u16::to_string).collect();
+            let endpoint = match (&s.endpoint, ports.is_empty()) {
+                (Some(e), false) => format!(" endpoint {e}:{}", ports.join(",")),
+                (Some(e), true) => format!(" endpoint {e}"),
+                (None, false) => format!(" port {}", ports.join(",")),
+                (None, true) => String::new(),
+            };
+            (format!("{}{version}", s.kind.label()), endpoint)
+        }
+        None if h.is_group() => ("group".to_string(), String::new()),
+        None => (kind.to_string(), String::new()),
+    };
     println!(
-        "{indent}{kind} {}{id} {}{} {}",
+        "{indent}{kind} {}{id} {}{}{endpoint} {}",
         h.name,
         joined(&h.private_ips),
         h.public_ip

@@ -6,8 +6,7 @@ use std::time::Duration;
 
 use clap::Args;
 use gatehouse_cloud::digitalocean as live;
-use gatehouse_vpc::digitalocean::RetryPolicy;
-use gatehouse_vpc::model::Topology;
+use gatehouse_vpc::digitalocean::{Import, RetryPolicy};
 use gatehouse_vpc::snapshot::Snapshot;
 use gatehouse_vpc::store::SnapshotStore;
 use serde_json::json;
@@ -54,8 +53,9 @@ pub fn run(a: DoArgs) -> anyhow::Result<()> {
     }
     let base = live::api_url(a.api_url.as_deref());
     let store = open_store(a.no_save)?;
-    let topology = import_live(&base, store.as_ref())?;
-    let snap = Snapshot::now(live::SOURCE, topology);
+    let got = import_live(&base, store.as_ref())?;
+    let snap = Snapshot::now(live::SOURCE, got.topology);
+    let warnings = got.warnings;
     let saved = save_snapshot(store.as_ref(), &snap)?;
     print_import(
         a.json,
@@ -66,10 +66,11 @@ pub fn run(a: DoArgs) -> anyhow::Result<()> {
                 "taken_at": snap.taken_at,
                 "snapshot_file": saved,
                 "counts": snap.topology.counts(),
+                "warnings": warnings,
                 "topology": snap.topology,
             })
         },
-        || print_text(&base, &snap),
+        || print_text(&base, &snap, &warnings),
         saved.as_deref(),
     )
 }
@@ -93,7 +94,7 @@ fn set_token(json: bool) -> anyhow::Result<()> {
 }
 
 /// The live import; on failure the error says that the previous snapshot is kept.
-pub(crate) fn import_live(base: &str, store: Option<&SnapshotStore>) -> anyhow::Result<Topology> {
+pub(crate) fn import_live(base: &str, store: Option<&SnapshotStore>) -> anyhow::Result<Import> {
     live::check_api_url(base)?;
     let token = live::load_token()?;
     let policy = RetryPolicy {
@@ -119,13 +120,18 @@ pub(crate) fn import_live(base: &str, store: Option<&SnapshotStore>) -> anyhow::
     })
 }
 
-fn print_text(base: &str, snap: &Snapshot) {
+fn print_text(base: &str, snap: &Snapshot, warnings: &[String]) {
     let t = &snap.topology;
     let c = t.counts();
     println!("DigitalOcean {base}, {}", snap.taken_at);
     println!(
-        "  {} VPCs, {} droplets, {} load balancers, {} firewalls ({} rules)",
-        c.vpcs, c.hosts, c.load_balancers, c.firewalls, c.rules
+        "  {} VPCs, {} droplets, {} managed services, {} load balancers, {} firewalls ({} rules)",
+        c.vpcs,
+        c.hosts - c.services,
+        c.services,
+        c.load_balancers,
+        c.firewalls,
+        c.rules
     );
     let mut listed = std::collections::BTreeSet::new();
     for v in &t.vpcs {
@@ -176,5 +182,8 @@ fn print_text(base: &str, snap: &Snapshot) {
     }
     for f in &t.firewalls {
         println!("  firewall {} ({}): {} rules", f.name, f.id, f.rules.len());
+    }
+    for w in warnings {
+        println!("warning: {w}");
     }
 }

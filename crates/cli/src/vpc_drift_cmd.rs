@@ -68,7 +68,7 @@ pub fn run(a: DriftArgs) -> anyhow::Result<()> {
         (None, true) => {
             let base = live::api_url(a.api_url.as_deref());
             let store = SnapshotStore::open_default()?;
-            let t = import_live(&base, Some(&store))?;
+            let t = import_live(&base, Some(&store))?.topology;
             save_snapshot(Some(&store), &Snapshot::now(live::SOURCE, t.clone()))?;
             (base, t, Some(Provider::Digitalocean))
         }

@@ -17,7 +17,6 @@ use std::time::Duration;
 
 use gatehouse_profile::secrets::{Keyring, SecretError};
 use gatehouse_vpc::digitalocean::{self as sans_io, DoError, Response, RetryPolicy, Transport};
-use gatehouse_vpc::Topology;
 use zeroize::Zeroizing;
 
 pub use gatehouse_vpc::digitalocean::DEFAULT_API_URL;
@@ -241,9 +240,13 @@ impl Transport for HttpTransport {
     }
 }
 
-/// Imports the account's VPCs, droplets, load balancers and firewalls from `base` with `token`,
-/// waiting between retries as `policy` says.
-pub fn import(base: &str, token: &Token, policy: RetryPolicy) -> Result<Topology, LiveError> {
+/// Imports the account's VPCs, droplets, load balancers, firewalls, databases and Kubernetes
+/// clusters from `base` with `token`, waiting between retries as `policy` says.
+pub fn import(
+    base: &str,
+    token: &Token,
+    policy: RetryPolicy,
+) -> Result<sans_io::Import, LiveError> {
     check_api_url(base)?;
     let mut transport = HttpTransport::new(token, Timeouts::default())?;
     let mut sleep = |d: Duration| std::thread::sleep(d);

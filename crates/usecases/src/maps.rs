@@ -315,9 +315,12 @@ pub fn topology_from_aws(
 pub fn topology_from_digitalocean(base: &str) -> Result<(String, Topology), AppError> {
     use gatehouse_cloud::digitalocean as api;
     let token = api::load_token().map_err(|e| AppError::new(e.to_string()))?;
-    let topo =
+    let got =
         api::import(base, &token, Default::default()).map_err(|e| AppError::new(e.to_string()))?;
-    Ok((api::SOURCE.to_owned(), topo))
+    for w in &got.warnings {
+        tracing::info!("{}: {w}", api::SOURCE);
+    }
+    Ok((api::SOURCE.to_owned(), got.topology))
 }
 
 /// A map of a synthetic Terraform state with `instances` hosts (measurements), no profile.

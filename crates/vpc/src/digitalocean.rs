@@ -115,19 +115,70 @@ const KINDS: [&str; 6] = [
     "kubernetes/clusters",
 ];
 
+/// The kinds a token may lack the scope for (a custom-scoped token without `database:read` or
+/// `kubernetes:read` is answered 403): a refusal there is a warning, not a failed import.
+const OPTIONAL: [&str; 2] = ["databases", "kubernetes/clusters"];
+
+/// The result of an import.
+#[derive(Debug, Clone, Default)]
+pub struct Import {
+    /// Everything found.
+    pub topology: Topology,
+    /// What could not be read (an optional kind refused), in words.
+    pub warnings: Vec<String>,
+}
+
 /// Imports the account's VPCs, droplets, load balancers, firewalls, database clusters (with the
 /// read-only replicas of PostgreSQL and MySQL ones) and Kubernetes clusters (with their node
 /// pools) from `base` (`https://api.digitalocean.com`, or a test server). `sleep` waits between
-/// retries.
+/// retries. A token refused (401/403) for databases or Kubernetes clusters gives a warning and
+/// the rest of the account; refused for the network kinds, the import fails.
 pub fn import(
     base: &str,
     transport: &mut dyn Transport,
     policy: RetryPolicy,
     sleep: &mut dyn FnMut(Duration),
-) -> Result<Topology, DoError> {
+) -> Result<Import, DoError> {
     let base = base.trim_end_matches('/');
-    let mut t = Topology::default();
+    let mut out = Import::default();
     for kind in KINDS {
+        match import_kind(base, kind, transport, policy, sleep, &mut out.topology) {
+            Err(DoError::Status {
+                url,
+                status,
+                message,
+            }) if OPTIONAL.contains(&kind) && matches!(status, 401 | 403) => {
+                let what = if kind == "databases" {
+                    "database clusters"
+                } else {
+                    "Kubernetes clusters"
+                };
+                let why = if message.is_empty() {
+                    String::new()
+                } else {
+                    format!(": {message}")
+                };
+                out.warnings.push(format!(
+                    "GET {url}: HTTP {status}{why}; {what} not imported (the token lacks the \
+                     read scope for them)"
+                ));
+            }
+            r => r?,
+        }
+    }
+    Ok(out)
+}
+
+/// Reads every page of one kind into `t`.
+fn import_kind(
+    base: &str,
+    kind: &str,
+    transport: &mut dyn Transport,
+    policy: RetryPolicy,
+    sleep: &mut dyn FnMut(Duration),
+    t: &mut Topology,
+) -> Result<(), DoError> {
+    {
         let mut url = format!("{base}/v2/{kind}?per_page=200");
         let mut pages = 0;
         loop {
@@ -139,17 +190,17 @@ pub fn import(
                 });
             }
             let body = fetch(&url, transport, policy, sleep)?;
-            let next = pages::add_page(kind, &body, &mut t).map_err(|e| body_error(&url, &e))?;
+            let next = pages::add_page(kind, &body, t).map_err(|e| body_error(&url, &e))?;
             match next {
                 Some(n) => url = rebase(base, &n),
                 None => break,
             }
         }
         if kind == "databases" {
-            replicas(base, transport, policy, sleep, &mut t)?;
+            replicas(base, transport, policy, sleep, t)?;
         }
     }
-    Ok(t)
+    Ok(())
 }
 
 /// The error for a body that is not the expected JSON.

@@ -441,6 +441,11 @@ impl ManagedService {
 /// kind of group.
 pub const GROUP_TAG: &str = "gatehouse:group";
 
+/// The tags of a host that stands for a group of machines of kind `what` ([`GROUP_TAG`]).
+pub fn group_tags(what: &str) -> BTreeMap<String, String> {
+    BTreeMap::from([(GROUP_TAG.to_string(), what.to_string())])
+}
+
 impl Host {
     /// Whether it stands for a group of machines ([`GROUP_TAG`]).
     pub fn is_group(&self) -> bool {

@@ -11,7 +11,7 @@ use std::net::{TcpListener, TcpStream};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use gatehouse_vpc::digitalocean::{import, DoError, Response, RetryPolicy, Transport};
+use gatehouse_vpc::digitalocean::{import, DoError, Import, Response, RetryPolicy, Transport};
 use gatehouse_vpc::model::ServiceKind;
 
 #[path = "digitalocean_api/fixtures.rs"]
@@ -196,6 +196,8 @@ fn pages_429_and_500_are_handled() {
         &mut |d| waits.push(d),
     )
     .unwrap();
+    assert!(t.warnings.is_empty(), "{:?}", t.warnings);
+    let t = t.topology;
     assert_eq!(t.vpcs.len(), 3);
     // 3 droplets, the database and its replica, the cluster and its 2 node pools.
     assert_eq!(t.hosts.len(), 8);
@@ -275,6 +277,7 @@ fn pages_429_and_500_are_handled() {
     assert_eq!(pool.id, "f49f4379-7e7f-4af5-aeb6-0354bd840778");
     assert_eq!(pool.vpc, k.vpc);
     assert!(pool.service.is_none());
+    assert!(pool.is_group());
     assert!(pool
         .labels
         .contains(&"k8s:bd5f5959-5e1e-4205-a714-a914373942af".to_string()));
@@ -292,7 +295,7 @@ fn empty_network(script: &mut Script) {
     }
 }
 
-fn run(script: Script) -> (Result<gatehouse_vpc::model::Topology, DoError>, Vec<String>) {
+fn run(script: Script) -> (Result<Import, DoError>, Vec<String>) {
     let server = serve(script);
     let r = import(
         &server.base,
@@ -359,6 +362,56 @@ fn managed_service_errors_name_the_path() {
 }
 
 #[test]
+fn a_token_without_database_or_kubernetes_scope_still_imports_the_network() {
+    let refused = |what: &str| {
+        (
+            403,
+            String::new(),
+            format!(r#"{{"id":"forbidden","message":"You are not authorized to read {what}."}}"#),
+        )
+    };
+    let mut script: Script = HashMap::new();
+    empty_network(&mut script);
+    script.insert(
+        "/v2/vpcs?per_page=200".into(),
+        vec![ok(corpus("vpcs_list.json"))],
+    );
+    script.insert(
+        "/v2/databases?per_page=200".into(),
+        vec![refused("databases")],
+    );
+    script.insert(
+        "/v2/kubernetes/clusters?per_page=200".into(),
+        vec![refused("clusters")],
+    );
+    let (r, hits) = run(script);
+    let got = r.unwrap();
+    assert_eq!(got.topology.vpcs.len(), 3);
+    assert!(got.topology.hosts.is_empty());
+    assert_eq!(got.warnings.len(), 2, "{:?}", got.warnings);
+    assert!(got.warnings[0].contains("HTTP 403"), "{:?}", got.warnings);
+    assert!(got.warnings[0].contains("database clusters not imported"));
+    assert!(got.warnings[1].contains("Kubernetes clusters not imported"));
+    // Refusals are not retried, and no replicas are asked for.
+    assert_eq!(
+        hits.iter()
+            .filter(|h| h.starts_with("/v2/databases"))
+            .count(),
+        1
+    );
+
+    // The network kinds are not optional: a 403 there fails the import.
+    let mut script: Script = HashMap::new();
+    empty_network(&mut script);
+    script.insert(
+        "/v2/droplets?per_page=200".into(),
+        vec![refused("droplets")],
+    );
+    let e = run(script).0.unwrap_err();
+    assert!(matches!(e, DoError::Status { status: 403, .. }), "{e}");
+}
+
+#[test]
 fn replicas_gone_and_engines_without_replicas() {
     let mut script: Script = HashMap::new();
     empty_network(&mut script);
@@ -376,7 +429,7 @@ fn replicas_gone_and_engines_without_replicas() {
         vec![ok(r#"{"kubernetes_clusters": null}"#.into())],
     );
     let (r, hits) = run(script);
-    let t = r.unwrap();
+    let t = r.unwrap().topology;
     assert_eq!(t.hosts.len(), 2);
     let cache = t.find_host("cache").unwrap();
     assert_eq!(cache.service.as_ref().unwrap().kind, ServiceKind::Redis);

@@ -176,6 +176,7 @@ pub(crate) fn node_pool_host(
         vpc,
         zone: region,
         labels,
+        tags: group_tags("Kubernetes node pool"),
         ..Default::default()
     }
 }

@@ -136,6 +136,7 @@ impl Resource for GkeCluster {
                     subnet: subnet.clone(),
                     zone: zone.clone(),
                     labels: pool_labels(pool.node_config.0),
+                    tags: group_tags("GKE node pool"),
                     ..Default::default()
                 },
                 managed,
@@ -223,6 +224,7 @@ impl Resource for GkeNodePool {
                 provider: Provider::Gcp,
                 zone: self.location.0,
                 labels: pool_labels(self.node_config.0),
+                tags: group_tags("GKE node pool"),
                 ..Default::default()
             },
             managed,

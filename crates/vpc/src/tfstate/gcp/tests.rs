@@ -182,6 +182,7 @@ fn gke_cluster_and_node_pools() {
         .find_host("gke-terraform-sre-challenger/node-pool")
         .unwrap();
     assert_eq!(pool.id, format!("{cluster}/nodePools/node-pool"));
+    assert_eq!(pool.tags[GROUP_TAG], "GKE node pool");
     assert!(pool.service.is_none());
     assert_eq!(pool.vpc.as_deref(), Some(net));
     assert_eq!(pool.subnet.as_deref(), Some(sub));
