@@ -30,6 +30,37 @@ const corpus = resolve(process.env.GATEHOUSE_CORPUS ?? resolve(root, "../shared/
 const scratch = mkdtempSync(resolve(tmpdir(), "gatehouse-e2e-ui-"));
 
 const figures = {};
+
+/**
+ * The map's host labels as drawn: the smallest on-screen size (font size × zoom, from the DOM;
+ * a host without a label counts as 0) and how many pairs of label boxes overlap.
+ */
+async function mapLabels() {
+  return browser.execute(() => {
+    const svg = document.getElementById("vpc-map");
+    const zoom = svg.getScreenCTM().a;
+    const hosts = [...svg.querySelectorAll(".host")];
+    let min = Infinity;
+    const boxes = [];
+    for (const h of hosts) {
+      const t = h.querySelector("text.name");
+      if (!t) {
+        min = 0;
+        continue;
+      }
+      min = Math.min(min, parseFloat(getComputedStyle(t).fontSize) * zoom);
+      boxes.push(t.getBoundingClientRect());
+    }
+    let overlaps = 0;
+    for (let i = 0; i < boxes.length; i++)
+      for (let j = i + 1; j < boxes.length; j++) {
+        const a = boxes[i];
+        const b = boxes[j];
+        if (a.left < b.right - 0.5 && b.left < a.right - 0.5 && a.top < b.bottom - 0.5 && b.top < a.bottom - 0.5) overlaps++;
+      }
+    return { n: hosts.length, min: hosts.length ? Number(min.toFixed(2)) : 0, overlaps };
+  });
+}
 let failures = 0;
 let step = 0;
 const t0 = Date.now();
@@ -221,6 +252,11 @@ try {
   check(inside, `the map opens with all ${fitBox.n} hosts in view (${JSON.stringify(fitBox)})`);
   check(cover >= 0.5, `the fitted hosts span ${(cover * 100).toFixed(0)}% of the map's width or height`);
   figures.map_fit_cover = Number(cover.toFixed(2));
+  const demoLabels = await mapLabels();
+  figures.map_fit_min_label_px = demoLabels.min;
+  let overlaps = demoLabels.overlaps;
+  check(demoLabels.min >= 11, `at fit every demo host label is at least 11 px on screen (smallest ${demoLabels.min} px over ${demoLabels.n} hosts)`);
+  check(demoLabels.overlaps === 0, `no two demo host labels overlap (${demoLabels.overlaps})`);
   // WebKitWebDriver refuses pointer clicks on SVG groups: reach the host the keyboard way
   // (Tab focus + Enter), which the map supports for every host.
   await browser.execute(() => document.querySelector('[data-host="db-replica"]').focus());
@@ -536,6 +572,18 @@ try {
   // Measurements: map render time and memory with big maps.
   await browser.$("#tab-map").click();
   await browser.$('[data-host="web-1"]').waitForExist({ timeout: 15000 });
+  // A 200-host map at fit in the default window: labels readable, none on another.
+  await browser.executeAsync((done) => globalThis.__gatehouseLoadSynthetic(200).then(() => done()));
+  await browser.pause(300);
+  const big200 = await mapLabels();
+  figures.map_fit_min_label_px_200 = big200.min;
+  overlaps += big200.overlaps;
+  figures.map_fit_label_overlaps = overlaps;
+  check(big200.n === 200, `the 200-host map draws ${big200.n} hosts`);
+  check(big200.min >= 11, `at fit every label of the 200-host map is at least 11 px (smallest ${big200.min} px)`);
+  check(big200.overlaps === 0, `no two labels of the 200-host map overlap (${big200.overlaps})`);
+  log(`map labels at fit: demo ${demoLabels.min} px, 200 hosts ${big200.min} px, ${overlaps} overlaps`);
+  await shot("map-200-hosts");
   for (const n of [1000, 5000]) {
     const times = [];
     for (let i = 0; i < 3; i++) {

@@ -80,24 +80,33 @@ pub struct LayoutOptions {
     /// Room kept on a VPC's top edge for its title, left of the edge items.
     #[serde(default = "default_title_w")]
     pub title_w: f64,
+    /// The shape (width / height) the map, each region and each VPC wrap towards: the map's
+    /// drawing area in the default window.
+    #[serde(default = "default_aspect")]
+    pub aspect: f64,
 }
 
 fn default_title_w() -> f64 {
     LayoutOptions::default().title_w
 }
 
+fn default_aspect() -> f64 {
+    LayoutOptions::default().aspect
+}
+
 impl Default for LayoutOptions {
     fn default() -> Self {
         LayoutOptions {
-            host_w: 120.0,
-            host_h: 48.0,
+            host_w: 150.0,
+            host_h: 36.0,
             columns: 3,
-            gap: 12.0,
-            pad: 16.0,
-            header: 28.0,
+            gap: 10.0,
+            pad: 12.0,
+            header: 26.0,
             edge_w: 96.0,
             edge_h: 36.0,
             title_w: 200.0,
+            aspect: 1.5,
         }
     }
 }
@@ -385,7 +394,8 @@ pub fn layout_ref_with<'t>(topo: &'t Topology, o: &LayoutOptions) -> LayoutRef<'
         }
     }
 
-    // Place.
+    // Place: each VPC laid out at the origin, then moved into its region's grid, each region
+    // into the map's grid.
     let subnet_w = o.pad * 2.0 + columns as f64 * o.host_w + (columns as f64 - 1.0) * o.gap;
     let containers: usize = regions
         .iter()
@@ -397,8 +407,8 @@ pub fn layout_ref_with<'t>(topo: &'t Topology, o: &LayoutOptions) -> LayoutRef<'
         })
         .sum();
     let mut nodes = Vec::with_capacity(topo.hosts.len() + containers);
-    let mut x = 0.0f64;
-    let mut total_h = 0.0f64;
+    // (first node index, width, height) of each region.
+    let mut region_boxes = Vec::with_capacity(regions.len());
     for (region, vpcs) in &regions {
         let region_idx = nodes.len();
         nodes.push(NodeRef {
@@ -406,106 +416,237 @@ pub fn layout_ref_with<'t>(topo: &'t Topology, o: &LayoutOptions) -> LayoutRef<'
             id: Cow::Borrowed(*region),
             label: Cow::Borrowed(*region),
             parent: None,
-            x,
+            x: 0.0,
             y: 0.0,
             w: 0.0,
             h: 0.0,
         });
-        let mut vx = x + o.pad;
-        let vy = o.header + o.edge_h / 2.0;
-        let mut region_h = 0.0f64;
+        // (first node index, end index, width, height) of each VPC, laid out at (0, 0).
+        let mut vpc_boxes = Vec::with_capacity(vpcs.len());
         for g in vpcs {
-            let vpc_idx = nodes.len();
-            nodes.push(NodeRef {
-                kind: NodeKind::Vpc,
-                id: Cow::Borrowed(g.id),
-                label: Cow::Borrowed(g.label),
-                parent: Some(Cow::Borrowed(*region)),
-                x: vx,
-                y: vy,
-                w: 0.0,
-                h: 0.0,
-            });
-            // Edge items straddle the VPC's top edge.
-            for (i, &(kind, id, label)) in g.edge.iter().enumerate() {
-                nodes.push(NodeRef {
-                    kind,
-                    id: Cow::Borrowed(id),
-                    label: Cow::Borrowed(label),
-                    parent: Some(Cow::Borrowed(g.id)),
-                    x: vx + o.pad + o.title_w + i as f64 * (o.edge_w + o.gap),
-                    y: vy - o.edge_h / 2.0,
-                    w: o.edge_w,
-                    h: o.edge_h,
-                });
-            }
-            let sy = vy + o.edge_h / 2.0 + o.header;
-            let mut sx = vx + o.pad;
-            let mut tallest = 0.0f64;
-            for s in &g.subnets {
-                let rows = s.hosts.len().div_ceil(columns);
-                let sh = o.header
-                    + o.pad
-                    + rows as f64 * o.host_h
-                    + rows.saturating_sub(1) as f64 * o.gap;
-                nodes.push(NodeRef {
-                    kind: NodeKind::Subnet,
-                    id: s.id.clone(),
-                    label: s.label.clone(),
-                    parent: Some(Cow::Borrowed(g.id)),
-                    x: sx,
-                    y: sy,
-                    w: subnet_w,
-                    h: sh,
-                });
-                let sid: &str = &s.id;
-                for (k, &(name, id)) in s.hosts.iter().enumerate() {
-                    let (col, row) = (k % columns, k / columns);
-                    nodes.push(NodeRef {
-                        kind: NodeKind::Host,
-                        id: Cow::Borrowed(id),
-                        label: Cow::Borrowed(name),
-                        parent: Some(match &s.id {
-                            Cow::Borrowed(b) => Cow::Borrowed(*b),
-                            Cow::Owned(_) => Cow::Owned(sid.to_string()),
-                        }),
-                        x: sx + o.pad + col as f64 * (o.host_w + o.gap),
-                        y: sy + o.header + row as f64 * (o.host_h + o.gap),
-                        w: o.host_w,
-                        h: o.host_h,
-                    });
-                }
-                tallest = tallest.max(sh);
-                sx += subnet_w + o.gap;
-            }
-            let subnets_w = if g.subnets.is_empty() {
-                0.0
-            } else {
-                g.subnets.len() as f64 * (subnet_w + o.gap) - o.gap
-            };
-            let edge_w = if g.edge.is_empty() {
-                0.0
-            } else {
-                o.title_w + g.edge.len() as f64 * (o.edge_w + o.gap) - o.gap
-            };
-            let vw = o.pad * 2.0 + subnets_w.max(edge_w).max(subnet_w);
-            let vh = o.edge_h / 2.0 + o.header + tallest + o.pad;
-            nodes[vpc_idx].w = vw;
-            nodes[vpc_idx].h = vh;
-            region_h = region_h.max(vh);
-            vx += vw + o.gap;
+            let first = nodes.len();
+            let (w, h) = place_vpc(g, region, o, columns, subnet_w, &mut nodes);
+            vpc_boxes.push((first, nodes.len(), w, h));
         }
-        let rw = (vx - o.gap + o.pad - x).max(o.pad * 2.0);
-        let rh = vy + region_h + o.pad;
+        // The VPCs' top edges carry their edge items (half above): the region's title sits
+        // above that.
+        let top = o.header + o.edge_h / 2.0;
+        let sizes: Vec<(f64, f64)> = vpc_boxes.iter().map(|b| (b.2, b.3)).collect();
+        let grid = Grid::new(&sizes, o.gap, o.aspect);
+        for (i, &(first, end, _, _)) in vpc_boxes.iter().enumerate() {
+            let (dx, dy) = grid.at(i);
+            for n in &mut nodes[first..end] {
+                n.x += o.pad + dx;
+                n.y += top + dy;
+            }
+        }
+        let rw = (o.pad * 2.0 + grid.width).max(o.pad * 2.0);
+        let rh = top + grid.height + o.pad;
         nodes[region_idx].w = rw;
         nodes[region_idx].h = rh;
-        total_h = total_h.max(rh);
-        x += rw + o.gap;
+        region_boxes.push((region_idx, rw, rh));
+    }
+    let sizes: Vec<(f64, f64)> = region_boxes.iter().map(|b| (b.1, b.2)).collect();
+    let grid = Grid::new(&sizes, o.gap, o.aspect);
+    for (i, &(first, _, _)) in region_boxes.iter().enumerate() {
+        let end = region_boxes.get(i + 1).map_or(nodes.len(), |b| b.0);
+        let (dx, dy) = grid.at(i);
+        for n in &mut nodes[first..end] {
+            n.x += dx;
+            n.y += dy;
+        }
     }
     LayoutRef {
         nodes,
-        width: (x - o.gap).max(0.0),
-        height: total_h,
+        width: grid.width,
+        height: grid.height,
+    }
+}
+
+/// Lays out one VPC with its top-left corner at (0, 0): its edge items on the top edge, its
+/// subnets in a grid of as many columns as lets it be drawn largest at the target aspect (a
+/// subnet's hosts in [`LayoutOptions::columns`] columns, more for a big subnet). A
+/// subnet box is as tall as the tallest of its grid row, counted in an even number of host
+/// rows, so a host coming or going moves nothing outside its subnet box unless that subnet is
+/// the tallest of its row and crosses an even row count. Returns the VPC's size.
+fn place_vpc<'t>(
+    g: &VpcGroup<'t>,
+    region: &'t str,
+    o: &LayoutOptions,
+    columns: usize,
+    subnet_w: f64,
+    nodes: &mut Vec<NodeRef<'t>>,
+) -> (f64, f64) {
+    let vpc_idx = nodes.len();
+    nodes.push(NodeRef {
+        kind: NodeKind::Vpc,
+        id: Cow::Borrowed(g.id),
+        label: Cow::Borrowed(g.label),
+        parent: Some(Cow::Borrowed(region)),
+        x: 0.0,
+        y: 0.0,
+        w: 0.0,
+        h: 0.0,
+    });
+    // Edge items straddle the VPC's top edge.
+    for (i, &(kind, id, label)) in g.edge.iter().enumerate() {
+        nodes.push(NodeRef {
+            kind,
+            id: Cow::Borrowed(id),
+            label: Cow::Borrowed(label),
+            parent: Some(Cow::Borrowed(g.id)),
+            x: o.pad + o.title_w + i as f64 * (o.edge_w + o.gap),
+            y: -o.edge_h / 2.0,
+            w: o.edge_w,
+            h: o.edge_h,
+        });
+    }
+    // A subnet with many hosts gets more columns, so that it is about as wide as tall.
+    let cols_of = |hosts: usize| {
+        let square = (hosts as f64 * (o.host_h + o.gap) / (o.host_w + o.gap) * o.aspect).sqrt();
+        columns.max(square.ceil() as usize)
+    };
+    let width_of = |cols: usize| o.pad * 2.0 + cols as f64 * o.host_w + (cols as f64 - 1.0) * o.gap;
+    let subnet_h = |hosts: usize, cols: usize| {
+        let rows = hosts.div_ceil(cols).max(1);
+        let rows = rows + rows % 2 * usize::from(rows > 1);
+        o.header + o.pad + rows as f64 * o.host_h + (rows - 1) as f64 * o.gap
+    };
+    let cols: Vec<usize> = g.subnets.iter().map(|s| cols_of(s.hosts.len())).collect();
+    let sizes: Vec<(f64, f64)> = g
+        .subnets
+        .iter()
+        .zip(&cols)
+        .map(|(s, &c)| (width_of(c), subnet_h(s.hosts.len(), c)))
+        .collect();
+    let grid = Grid::new(&sizes, o.gap, o.aspect);
+    let sy = o.edge_h / 2.0 + o.header;
+    for (i, s) in g.subnets.iter().enumerate() {
+        let (dx, dy) = grid.at(i);
+        let (sx, sy) = (o.pad + dx, sy + dy);
+        let columns = cols[i];
+        nodes.push(NodeRef {
+            kind: NodeKind::Subnet,
+            id: s.id.clone(),
+            label: s.label.clone(),
+            parent: Some(Cow::Borrowed(g.id)),
+            x: sx,
+            y: sy,
+            w: sizes[i].0,
+            h: grid.row_height(i),
+        });
+        let sid: &str = &s.id;
+        for (k, &(name, id)) in s.hosts.iter().enumerate() {
+            let (col, row) = (k % columns, k / columns);
+            nodes.push(NodeRef {
+                kind: NodeKind::Host,
+                id: Cow::Borrowed(id),
+                label: Cow::Borrowed(name),
+                parent: Some(match &s.id {
+                    Cow::Borrowed(b) => Cow::Borrowed(*b),
+                    Cow::Owned(_) => Cow::Owned(sid.to_string()),
+                }),
+                x: sx + o.pad + col as f64 * (o.host_w + o.gap),
+                y: sy + o.header + row as f64 * (o.host_h + o.gap),
+                w: o.host_w,
+                h: o.host_h,
+            });
+        }
+    }
+    let edge_w = if g.edge.is_empty() {
+        0.0
+    } else {
+        o.title_w + g.edge.len() as f64 * (o.edge_w + o.gap) - o.gap
+    };
+    let vw = o.pad * 2.0 + grid.width.max(edge_w).max(subnet_w);
+    let vh = sy + grid.height.max(o.header) + o.pad;
+    nodes[vpc_idx].w = vw;
+    nodes[vpc_idx].h = vh;
+    (vw, vh)
+}
+
+/// Boxes in rows of `columns`, left to right: each row as tall as its tallest box, each column
+/// as wide as its widest; the number of columns is the one that lets the whole be drawn the
+/// largest in a viewport of the target aspect (width / height).
+struct Grid {
+    columns: usize,
+    col_x: Vec<f64>,
+    row_y: Vec<f64>,
+    row_h: Vec<f64>,
+    width: f64,
+    height: f64,
+}
+
+impl Grid {
+    fn new(sizes: &[(f64, f64)], gap: f64, aspect: f64) -> Grid {
+        let n = sizes.len();
+        let aspect = if aspect.is_finite() && aspect > 0.0 {
+            aspect
+        } else {
+            1.0
+        };
+        let mut best: Option<(f64, Grid)> = None;
+        for columns in 1..=n.max(1) {
+            let g = Grid::with_columns(sizes, gap, columns);
+            let ratio = if g.width > 0.0 && g.height > 0.0 {
+                g.width / g.height
+            } else {
+                aspect
+            };
+            // What limits the scale at fit in a viewport of the target aspect.
+            let off = g.width.max(g.height * aspect);
+            // Strictly better only: ties keep fewer columns.
+            if best.as_ref().is_none_or(|(b, _)| off < *b - 1e-9) {
+                best = Some((off, g));
+            }
+            // As wide as the target already: more columns only widen it.
+            if ratio >= aspect {
+                break;
+            }
+        }
+        best.map(|b| b.1)
+            .unwrap_or_else(|| Grid::with_columns(sizes, gap, 1))
+    }
+
+    fn with_columns(sizes: &[(f64, f64)], gap: f64, columns: usize) -> Grid {
+        let columns = columns.max(1);
+        let rows = sizes.len().div_ceil(columns);
+        let mut col_w = vec![0.0f64; columns.min(sizes.len().max(1))];
+        let mut row_h = vec![0.0f64; rows];
+        for (i, &(w, h)) in sizes.iter().enumerate() {
+            col_w[i % columns] = col_w[i % columns].max(w);
+            row_h[i / columns] = row_h[i / columns].max(h);
+        }
+        let mut col_x = Vec::with_capacity(col_w.len());
+        let mut x = 0.0;
+        for w in &col_w {
+            col_x.push(x);
+            x += w + gap;
+        }
+        let mut row_y = Vec::with_capacity(rows);
+        let mut y = 0.0;
+        for h in &row_h {
+            row_y.push(y);
+            y += h + gap;
+        }
+        Grid {
+            columns,
+            col_x,
+            row_y,
+            row_h,
+            width: if sizes.is_empty() { 0.0 } else { x - gap },
+            height: if sizes.is_empty() { 0.0 } else { y - gap },
+        }
+    }
+
+    /// The top-left corner of box `i`.
+    fn at(&self, i: usize) -> (f64, f64) {
+        (self.col_x[i % self.columns], self.row_y[i / self.columns])
+    }
+
+    /// The height of box `i`'s row.
+    fn row_height(&self, i: usize) -> f64 {
+        self.row_h[i / self.columns]
     }
 }
 
@@ -693,5 +834,86 @@ mod tests {
         let empty = layout(&Topology::default());
         assert!(empty.nodes.is_empty());
         assert_eq!(empty.width, 0.0);
+    }
+}
+
+#[cfg(test)]
+mod shape_tests {
+    use super::*;
+    use crate::synth::{Shape, StateReader};
+    use crate::tfstate::import_reader;
+
+    fn synth(n: usize) -> Topology {
+        import_reader(StateReader::new(Shape::instances(n)), "synth")
+            .unwrap()
+            .0
+    }
+
+    /// The scale at which `l` fits the map's drawing area in the default window (830×560 CSS
+    /// px, a 16 px margin).
+    fn fit_scale(l: &Layout) -> f64 {
+        ((830.0 - 32.0) / l.width).min((560.0 - 32.0) / l.height)
+    }
+
+    #[test]
+    fn wraps_towards_the_viewport_shape() {
+        let o = LayoutOptions::default();
+        for n in [11, 50, 200, 1000, 5000] {
+            let l = layout(&synth(n));
+            let aspect = l.width / l.height;
+            assert!(
+                (0.6..=2.5).contains(&aspect),
+                "{n} hosts: {}×{}",
+                l.width,
+                l.height
+            );
+            if n <= 200 {
+                // Host boxes big enough on screen for an 11.5 px label of 8 characters.
+                let s = fit_scale(&l);
+                assert!(o.host_h * s >= 14.0, "{n} hosts: scale {s}");
+                assert!(
+                    (o.host_w - 12.0) * s >= 8.0 * 11.5 * 0.64,
+                    "{n} hosts: scale {s}"
+                );
+            }
+        }
+        // Five VPCs of a thousand hosts wrap into rows rather than a strip.
+        let l = layout(&synth(5000));
+        let vpcs: Vec<&Node> = l.nodes.iter().filter(|n| n.kind == NodeKind::Vpc).collect();
+        assert_eq!(vpcs.len(), 5);
+        assert!(vpcs.iter().any(|v| v.y > vpcs[0].y + vpcs[0].h), "{vpcs:?}");
+    }
+
+    #[test]
+    fn subnets_of_a_grid_row_are_as_tall_as_each_other() {
+        let mut t = synth(40);
+        // One subnet much fuller than the others.
+        let s0 = t.hosts[0].subnet.clone();
+        for h in t.hosts.iter_mut().take(30) {
+            h.subnet = s0.clone();
+        }
+        let l = layout(&t);
+        let subnets: Vec<&Node> = l
+            .nodes
+            .iter()
+            .filter(|n| n.kind == NodeKind::Subnet)
+            .collect();
+        for a in &subnets {
+            for b in &subnets {
+                if a.parent == b.parent && a.y == b.y {
+                    assert_eq!(a.h, b.h, "{a:?} {b:?}");
+                }
+            }
+        }
+        // Hosts stay inside their subnet box.
+        for h in l.nodes.iter().filter(|n| n.kind == NodeKind::Host) {
+            let s = l
+                .node(NodeKind::Subnet, h.parent.as_deref().unwrap())
+                .unwrap();
+            assert!(
+                h.x + h.w <= s.x + s.w && h.y + h.h <= s.y + s.h,
+                "{h:?} {s:?}"
+            );
+        }
     }
 }

@@ -55,7 +55,7 @@ pub fn demo_home() -> Result<Topology, AppError> {
         id: "home".into(),
         name: "Home LAN".into(),
         provider: Provider::Other,
-        region: None,
+        region: Some("Home network".into()),
         cidrs: vec![home],
         main_route_table: None,
         tags: BTreeMap::new(),
