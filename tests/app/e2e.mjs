@@ -263,7 +263,18 @@ try {
   await browser.keys("Enter");
   const sentence = await browser.$("#verdict-sentence").getText();
   check(/blocked/i.test(sentence) && sentence.includes("sg-replica"), `the host panel explains: "${sentence}"`);
+  // The way there, hop by hop: the security groups are where it stops.
+  const hops = () =>
+    browser.execute(() => [...document.querySelectorAll("#host-path li")].map((li) => ({ hop: li.dataset.hop, status: li.dataset.status, breaks: li.hasAttribute("data-break") })));
+  const replicaPath = await hops();
+  const breakHop = replicaPath.find((h) => h.breaks);
+  check(breakHop?.hop === "security_group", `db-replica's path stops at the security groups (${JSON.stringify(replicaPath)})`);
+  check(replicaPath[0]?.hop === "laptop" && replicaPath.slice(0, replicaPath.indexOf(breakHop)).every((h) => h.status === "ok"), "the hops before the break are green");
   await shot("map-demo");
+  await browser.execute(() => document.querySelector('[data-host="web-1"]').focus());
+  await browser.keys("Enter");
+  const webPath = await hops();
+  check(webPath.length >= 4 && webPath.every((h) => h.status === "ok") && !webPath.some((h) => h.breaks), `web-1's path is all green (${JSON.stringify(webPath)})`);
   // Search: a host's name or IP, Enter goes to the first match and opens its panel.
   await browser.$("#map-search").setValue("10.20.1.11");
   await browser.keys("Enter");

@@ -393,6 +393,22 @@ http_proxy: string | null }
  */
 export type ConnectionsChanged = ConnectionView[]
 /**
+ * How one hop of a host's path treats its traffic.
+ */
+export type HopStatus = 
+/**
+ * Lets it through.
+ */
+"ok" | 
+/**
+ * Stops it.
+ */
+"broken" | 
+/**
+ * Cannot tell from what is known.
+ */
+"unknown"
+/**
  * How an import ended.
  */
 export type ImportOutcome = 
@@ -521,6 +537,11 @@ sentence: string;
  */
 codes: string[]; 
 /**
+ * The way its traffic goes, hop by hop (this laptop first, the host last); the first hop
+ * whose status is `broken` is where it stops.
+ */
+path: PathHop[]; 
+/**
  * Left edge.
  */
 x: number; 
@@ -604,6 +625,31 @@ export type Origin =
  * The built-in demo lab (kept in memory only).
  */
 "demo"
+/**
+ * One hop of the way from this laptop to a host: the tunnel, the VPN host, the route tables,
+ * the network ACL, the security groups, the host and port.
+ */
+export type PathHop = { 
+/**
+ * `laptop`, `tunnel`, `vpn_host`, `route`, `network_acl`, `security_group` or `host`.
+ */
+hop: string; 
+/**
+ * What to show (`Security groups`, `db-replica:5432`).
+ */
+label: string; 
+/**
+ * Its verdict.
+ */
+status: HopStatus; 
+/**
+ * What was found there, in words.
+ */
+detail: string; 
+/**
+ * The explanation codes of this hop.
+ */
+codes: string[] }
 /**
  * One peer of a running connection.
  */

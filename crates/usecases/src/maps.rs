@@ -12,10 +12,10 @@ use gatehouse_profile::Config;
 use gatehouse_vpc::layout::{layout, NodeKind};
 use gatehouse_vpc::model::{Host, Protocol};
 use gatehouse_vpc::probe::{reach_probes, ProbeResult};
-use gatehouse_vpc::reach::{Analyzer, Code, Status, Tunnel, VpnHint};
+use gatehouse_vpc::reach::{Analyzer, Code, Hop, Status, Tunnel, VpnHint};
 use gatehouse_vpc::Topology;
 
-use crate::views::{err, AppError, MapBox, MapHost, MapView, Verdict};
+use crate::views::{err, AppError, HopStatus, MapBox, MapHost, MapView, PathHop, Verdict};
 
 pub use demo::{demo_map, demo_topology};
 
@@ -39,7 +39,7 @@ fn host_verdict(
     analyzer: &Analyzer<'_>,
     target: &Host,
     ports: Option<Vec<(Protocol, u16)>>,
-) -> (Verdict, String, Vec<String>) {
+) -> (Verdict, String, Vec<String>, Vec<PathHop>) {
     let ports = ports
         .filter(|p| !p.is_empty())
         .unwrap_or_else(|| analyzer.candidate_ports(target));
@@ -56,13 +56,66 @@ fn host_verdict(
             verdict_of(v),
             v.sentence.clone(),
             v.codes().iter().map(|c| c.as_str().to_owned()).collect(),
+            path_of(v),
         ),
         None => (
             Verdict::Unknown,
             format!("{}: nothing to check.", target.name),
             Vec::new(),
+            Vec::new(),
         ),
     }
+}
+
+/// The hops of a verdict in path order: this laptop, then each hop something was found at,
+/// with the worst status of its findings.
+pub(crate) fn path_of(v: &gatehouse_vpc::reach::Verdict) -> Vec<PathHop> {
+    let mut path = vec![PathHop {
+        hop: "laptop".into(),
+        label: "This laptop".into(),
+        status: HopStatus::Ok,
+        detail: match v.arrives_from {
+            Some(a) => format!("traffic leaves as {a}"),
+            None => String::new(),
+        },
+        codes: Vec::new(),
+    }];
+    for hop in Hop::ALL {
+        let found: Vec<_> = v.findings.iter().filter(|f| f.code.hop() == hop).collect();
+        if found.is_empty() {
+            continue;
+        }
+        let status = if found.iter().any(|f| f.status == Status::Blocked) {
+            HopStatus::Broken
+        } else if found.iter().any(|f| f.status == Status::Unknown) {
+            HopStatus::Unknown
+        } else {
+            HopStatus::Ok
+        };
+        let port = match v.protocol {
+            Protocol::Udp => format!("{}/udp", v.port),
+            _ => v.port.to_string(),
+        };
+        path.push(PathHop {
+            hop: hop.as_str().into(),
+            label: match hop {
+                Hop::Tunnel => "Tunnel".into(),
+                Hop::VpnHost => "VPN host".into(),
+                Hop::Route => "Route tables".into(),
+                Hop::NetworkAcl => "Network ACL".into(),
+                Hop::SecurityGroup => "Security groups".into(),
+                Hop::Host => format!("{}:{port}", v.name),
+            },
+            status,
+            detail: found
+                .iter()
+                .map(|f| f.detail.as_str())
+                .collect::<Vec<_>>()
+                .join("; "),
+            codes: found.iter().map(|f| f.code.as_str().to_owned()).collect(),
+        });
+    }
+    path
 }
 
 /// What a target serves: (protocol, port, label) each.
@@ -177,7 +230,7 @@ pub fn map_view(
                 let ports = served
                     .as_ref()
                     .map(|s| s.iter().map(|(p, n, _)| (p.clone(), *n)).collect());
-                let (verdict, mut sentence, codes) = host_verdict(analyzer, t, ports);
+                let (verdict, mut sentence, codes, path) = host_verdict(analyzer, t, ports);
                 if let Some(note) = note {
                     sentence.push(' ');
                     sentence.push_str(note);
@@ -194,6 +247,7 @@ pub fn map_view(
                     verdict,
                     sentence,
                     codes,
+                    path,
                     x: n.x,
                     y: n.y,
                     w: n.w,
@@ -400,6 +454,31 @@ mod tests {
             "{}",
             replica.sentence
         );
+        // Its path stops at the security groups, the hops before it let it through.
+        let hops: Vec<(&str, HopStatus)> = replica
+            .path
+            .iter()
+            .map(|p| (p.hop.as_str(), p.status))
+            .collect();
+        let broken = hops.iter().position(|h| h.1 == HopStatus::Broken);
+        assert_eq!(
+            broken.map(|i| hops[i].0),
+            Some("security_group"),
+            "{hops:?}"
+        );
+        assert!(hops[..broken.unwrap()].iter().all(|h| h.1 == HopStatus::Ok));
+        assert_eq!(hops[0].0, "laptop");
+        assert!(replica.path[broken.unwrap()].detail.contains("sg-replica"));
+        // web-1's path is all green, from the laptop through the tunnel to web-1's port.
+        let web = find("web-1");
+        assert!(web.path.len() >= 4, "{:?}", web.path);
+        assert!(
+            web.path.iter().all(|p| p.status == HopStatus::Ok),
+            "{:?}",
+            web.path
+        );
+        assert!(web.path.iter().any(|p| p.hop == "tunnel"));
+        assert!(web.path.iter().any(|p| p.hop == "security_group"));
         let db = find("db");
         assert_eq!(db.verdict, Verdict::Reachable, "{}", db.sentence);
         assert!(

@@ -179,6 +179,9 @@ pub struct MapHost {
     pub sentence: String,
     /// The explanation codes behind the verdict (`tunnel-peer`, `sg-allow`, …).
     pub codes: Vec<String>,
+    /// The way its traffic goes, hop by hop (this laptop first, the host last); the first hop
+    /// whose status is `broken` is where it stops.
+    pub path: Vec<PathHop>,
     /// Left edge.
     pub x: f64,
     /// Top edge.
@@ -187,6 +190,36 @@ pub struct MapHost {
     pub w: f64,
     /// Height.
     pub h: f64,
+}
+
+/// How one hop of a host's path treats its traffic.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[serde(rename_all = "snake_case")]
+pub enum HopStatus {
+    /// Lets it through.
+    Ok,
+    /// Stops it.
+    Broken,
+    /// Cannot tell from what is known.
+    Unknown,
+}
+
+/// One hop of the way from this laptop to a host: the tunnel, the VPN host, the route tables,
+/// the network ACL, the security groups, the host and port.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct PathHop {
+    /// `laptop`, `tunnel`, `vpn_host`, `route`, `network_acl`, `security_group` or `host`.
+    pub hop: String,
+    /// What to show (`Security groups`, `db-replica:5432`).
+    pub label: String,
+    /// Its verdict.
+    pub status: HopStatus,
+    /// What was found there, in words.
+    pub detail: String,
+    /// The explanation codes of this hop.
+    pub codes: Vec<String>,
 }
 
 /// The VPC map.

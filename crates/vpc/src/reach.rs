@@ -51,7 +51,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::model::*;
 
-pub use code::Code;
+pub use code::{Code, Hop};
 
 /// One WireGuard peer of the active profile.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -193,6 +193,70 @@ impl Code {
     }
 }
 
+/// The step of the way from the laptop to a host that a finding is about, in path order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Hop {
+    /// The tunnel: does the profile carry the address?
+    Tunnel,
+    /// The VPN host or gateway the tunnel ends on, and how it forwards.
+    VpnHost,
+    /// Route tables, peerings and transit gateways, both ways.
+    Route,
+    /// The subnet's network ACL.
+    NetworkAcl,
+    /// The host's security groups, firewall or NSG.
+    SecurityGroup,
+    /// The host and port themselves (its address, its state, the last probe).
+    Host,
+}
+
+impl Hop {
+    /// Every hop, in path order.
+    pub const ALL: [Hop; 6] = [
+        Hop::Tunnel,
+        Hop::VpnHost,
+        Hop::Route,
+        Hop::NetworkAcl,
+        Hop::SecurityGroup,
+        Hop::Host,
+    ];
+
+    /// The hop as it appears in JSON (`security_group`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Hop::Tunnel => "tunnel",
+            Hop::VpnHost => "vpn_host",
+            Hop::Route => "route",
+            Hop::NetworkAcl => "network_acl",
+            Hop::SecurityGroup => "security_group",
+            Hop::Host => "host",
+        }
+    }
+}
+
+impl Code {
+    /// The hop of the path this code is about.
+    pub fn hop(self) -> Hop {
+        use Code::*;
+        match self {
+            NoProfile | TunnelPeer | TunnelNoPeer | TunnelShadowed | TunnelPartial => Hop::Tunnel,
+            VpnHostUnknown | VpnHostItself | VpnNat | SourceDestCheck => Hop::VpnHost,
+            ReturnRoute | MainTableFallback | NoReturnRoute | ReturnPathUnknown | OtherVpc
+            | Peered | PeeringNoRoute | TransitGateway | TransitNoRoute | TransitUnknown
+            | VpnGateway | RouteNotFollowed => Hop::Route,
+            NaclAdmits | NaclDeniesIn | NaclDeniesReply | NaclDeniesOut | NaclDeniesReplyIn => {
+                Hop::NetworkAcl
+            }
+            RuleAdmits | NoRuleAdmits | RuleDenies | NsgAdmits | NsgDenies | NsgDefaultDeny
+            | NoFirewall | ImpliedDeny | FirewallUnknown | EgressBlocked => Hop::SecurityGroup,
+            HostNotFound | NoAddress | AddressBySubnet | HostStopped | ProbeOpen | ProbeClosed => {
+                Hop::Host
+            }
+        }
+    }
+}
+
 impl std::fmt::Display for Code {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
