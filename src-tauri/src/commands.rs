@@ -115,6 +115,14 @@ pub async fn service_info(b: B<'_>) -> Result<ServiceInfo, AppError> {
     Ok(b.service_info().await)
 }
 
+/// Writes the map exported by the window: `path` ends in `.svg` (`data`: the document) or
+/// `.png` (`data`: the picture as base64 or a data URL). Returns the path written.
+#[tauri::command]
+#[specta::specta]
+pub async fn export_map(b: B<'_>, path: String, data: String) -> Result<String, AppError> {
+    b.export_map(&path, &data).await
+}
+
 /// The map of a Terraform state (v4 or `terraform show -json`) seen from the active profile.
 #[tauri::command]
 #[specta::specta]

@@ -43,6 +43,7 @@ pub fn specta_builder() -> Builder<tauri::Wry> {
             commands::set_settings,
             commands::service_info,
             commands::map_from_file,
+            commands::export_map,
             commands::map_from_aws,
             commands::map_from_digitalocean,
             commands::set_digitalocean_token,

@@ -275,6 +275,36 @@ try {
   await browser.keys("Enter");
   const webPath = await hops();
   check(webPath.length >= 4 && webPath.every((h) => h.status === "ok") && !webPath.some((h) => h.breaks), `web-1's path is all green (${JSON.stringify(webPath)})`);
+  // Export: the whole map as SVG (parsed here, every host named) and as PNG (a picture that opens).
+  const demoNames = await browser.execute(() => [...document.querySelectorAll("#vpc-map .host")].map((h) => h.dataset.host));
+  for (const ext of ["svg", "png"]) {
+    await browser.$("#map-export").click();
+    const exportInput = await browser.$("#map-export-path");
+    await exportInput.waitForExist({ timeout: 5000 });
+    const target = resolve(scratch, `map.${ext}`);
+    await exportInput.setValue(target);
+    await browser.$("#map-export-save").click();
+    await browser.$("#map-export-status").waitForExist({ timeout: 15000 });
+    if (ext === "svg") {
+      const text = readFileSync(target, "utf8");
+      const parsed = await browser.execute((t) => {
+        const doc = new DOMParser().parseFromString(t, "image/svg+xml");
+        return { error: !!doc.querySelector("parsererror"), names: [...doc.querySelectorAll("g.host text")].map((e) => e.textContent) };
+      }, text);
+      const missing = demoNames.filter((n) => !parsed.names.includes(n));
+      check(!parsed.error && missing.length === 0, `the exported SVG parses and names all ${demoNames.length} hosts (missing: ${missing.join(", ") || "none"})`);
+      figures.map_export_svg_bytes = text.length;
+    } else {
+      const png = readFileSync(target);
+      const sig = png.subarray(0, 8).toString("hex");
+      const w = png.readUInt32BE(16);
+      const h = png.readUInt32BE(20);
+      check(sig === "89504e470d0a1a0a" && w > 100 && h > 100, `the exported PNG is a ${w}×${h} picture (${png.length} bytes)`);
+      figures.map_export_png = `${w}x${h}`;
+    }
+    await browser.keys("Escape");
+    await browser.$("#map-export-dialog").waitForExist({ reverse: true, timeout: 5000 });
+  }
   // Search: a host's name or IP, Enter goes to the first match and opens its panel.
   await browser.$("#map-search").setValue("10.20.1.11");
   await browser.keys("Enter");
@@ -450,7 +480,8 @@ try {
   check((await cardState("work")) !== null, "Escape closes the dialog and keeps the profile");
   await (await action("delete")).click();
   await browser.$("#delete-confirm").click();
-  await browser.$('[data-connection="work"]').waitForExist({ reverse: true, timeout: 10000 });
+  // Asked by query, not through an element handle (which goes stale as the card is removed).
+  await browser.waitUntil(() => browser.execute(() => !document.querySelector('[data-connection="work"]')), { timeout: 10000, timeoutMsg: "the work card stayed" });
   check(true, "deleted after confirmation");
 
   // Disconnect through the tray's own handler.

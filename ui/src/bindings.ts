@@ -161,6 +161,18 @@ async mapFromFile(name: string, text: string) : Promise<Result<MapView, AppError
 }
 },
 /**
+ * Writes the map exported by the window: `path` ends in `.svg` (`data`: the document) or
+ * `.png` (`data`: the picture as base64 or a data URL). Returns the path written.
+ */
+async exportMap(path: string, data: string) : Promise<Result<string, AppError>> {
+    try {
+    return { status: "ok", data: await TAURI_INVOKE("export_map", { path, data }) };
+} catch (e) {
+    if(e instanceof Error) throw e;
+    else return { status: "error", error: e  as any };
+}
+},
+/**
  * The map of an AWS account (a named AWS profile or the default; regions or the configured
  * one), read live, seen from the active connection.
  */

@@ -247,6 +247,14 @@ impl Backend {
 
     // ---- maps --------------------------------------------------------------------------
 
+    /// Writes an exported map (see [`maps::export_map`]) and logs where.
+    pub async fn export_map(&self, path: &str, data: &str) -> Result<String, AppError> {
+        let written = maps::export_map(path, data)?;
+        self.log
+            .add("info", None, format!("map exported to {written}"));
+        Ok(written)
+    }
+
     /// The VPC map of the demo network, verdicts from the demo profile.
     pub async fn demo_map(&self) -> Result<MapView, AppError> {
         let connected = self.connections.netstack_of(DEMO).await.is_some();

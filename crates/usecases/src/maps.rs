@@ -118,6 +118,42 @@ pub(crate) fn path_of(v: &gatehouse_vpc::reach::Verdict) -> Vec<PathHop> {
     path
 }
 
+/// Writes an exported map to `path` (`~` expands): an SVG document (`data` is its text) when the
+/// path ends in `.svg`, a PNG picture (`data` is its base64, a `data:` URL prefix allowed) when
+/// it ends in `.png`. What does not look like the format asked for is refused and nothing is
+/// written; the file is replaced atomically. Returns the path written.
+pub fn export_map(path: &str, data: &str) -> Result<String, AppError> {
+    use base64::Engine as _;
+    let lower = path.to_ascii_lowercase();
+    let bytes = if lower.ends_with(".svg") {
+        let t = data.trim_start();
+        if !(t.starts_with("<svg") || t.starts_with("<?xml")) || !data.contains("</svg>") {
+            return Err(AppError::new("the map export is not an SVG document"));
+        }
+        data.as_bytes().to_vec()
+    } else if lower.ends_with(".png") {
+        let b64 = data.split_once("base64,").map_or(data, |(_, b)| b);
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(b64.trim())
+            .map_err(|e| AppError::new(format!("the map picture is not base64: {e}")))?;
+        if !bytes.starts_with(b"\x89PNG\r\n\x1a\n") {
+            return Err(AppError::new("the map picture is not a PNG"));
+        }
+        bytes
+    } else {
+        return Err(AppError::new(format!(
+            "{path}: the map is exported as .svg or .png"
+        )));
+    };
+    let target = crate::profiles::expand_home(path)?;
+    if target.is_dir() {
+        return Err(AppError::new(format!("{path}: is a directory")));
+    }
+    gatehouse_profile::store::write_atomic(&target, &bytes)
+        .map_err(|e| AppError::new(format!("{path}: cannot write: {e}")))?;
+    Ok(target.display().to_string())
+}
+
 /// What a target serves: (protocol, port, label) each.
 pub type Services<'a> = &'a dyn Fn(&Host) -> Option<Vec<(Protocol, u16, String)>>;
 
@@ -426,6 +462,35 @@ mod tests {
                 && h.x + h.w <= b.x + b.w
                 && h.y + h.h <= b.y + b.h
         })
+    }
+
+    #[test]
+    fn exports_are_checked_before_anything_is_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let svg = dir.path().join("map.svg");
+        let p = svg.to_str().unwrap();
+        let doc = r#"<svg xmlns="http://www.w3.org/2000/svg"><text>web-1</text></svg>"#;
+        assert_eq!(export_map(p, doc).unwrap(), p);
+        assert_eq!(std::fs::read_to_string(&svg).unwrap(), doc);
+        // Not an SVG: refused, the earlier file kept.
+        let e = export_map(p, "hello").unwrap_err();
+        assert!(e.to_string().contains("not an SVG"), "{e}");
+        assert_eq!(std::fs::read_to_string(&svg).unwrap(), doc);
+        // A PNG as a data URL.
+        let png = dir.path().join("map.png");
+        let one_pixel = "data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==";
+        export_map(png.to_str().unwrap(), one_pixel).unwrap();
+        assert!(std::fs::read(&png).unwrap().starts_with(b"\x89PNG"));
+        for (path, data) in [
+            (png.to_str().unwrap(), "data:image/png;base64,aGVsbG8="),
+            (png.to_str().unwrap(), "not base64 at all!"),
+            (dir.path().join("map.txt").to_str().unwrap(), doc),
+        ] {
+            assert!(export_map(path, data).is_err(), "{path}");
+        }
+        assert!(std::fs::read(&png).unwrap().starts_with(b"\x89PNG"));
+        assert!(!dir.path().join("map.txt").exists());
+        assert!(export_map(dir.path().to_str().unwrap(), doc).is_err());
     }
 
     #[test]

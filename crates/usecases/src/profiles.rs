@@ -107,7 +107,7 @@ fn problem(e: &gatehouse_profile::parse::ParseError) -> ImportOutcome {
 
 /// `path` with a leading `~/` (or a lone `~`) replaced by the home directory, as a shell would;
 /// other paths as they are. A relative path is refused: it would land wherever the app runs.
-fn expand_home(path: &str) -> Result<PathBuf, AppError> {
+pub(crate) fn expand_home(path: &str) -> Result<PathBuf, AppError> {
     let home = || {
         std::env::var_os("HOME")
             .filter(|h| !h.is_empty())
