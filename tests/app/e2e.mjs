@@ -252,6 +252,16 @@ try {
   check(inside, `the map opens with all ${fitBox.n} hosts in view (${JSON.stringify(fitBox)})`);
   check(cover >= 0.5, `the fitted hosts span ${(cover * 100).toFixed(0)}% of the map's width or height`);
   figures.map_fit_cover = Number(cover.toFixed(2));
+  // The gate in the picture: this laptop, the tunnel, the VPN host; the managed database as one.
+  const gate = await browser.execute(() => {
+    const g = document.getElementById("map-gate");
+    return g ? { host: g.dataset.gate, text: g.textContent } : null;
+  });
+  check(gate?.host === "vpn-gw" && /This laptop/.test(gate.text) && /demo/.test(gate.text), `the map draws this laptop → the demo tunnel → vpn-gw (${JSON.stringify(gate)})`);
+  const ordersKind = await browser.execute(() => document.querySelector('[data-host="orders-db"]')?.dataset.kind);
+  check(ordersKind === "database", `orders-db is drawn as a database (${ordersKind})`);
+  const targets = await browser.execute(() => document.querySelectorAll('#vpc-map [data-edge="target"]').length);
+  check(targets >= 2, `the load balancer points at its ${targets} targets`);
   const demoLabels = await mapLabels();
   figures.map_fit_min_label_px = demoLabels.min;
   let overlaps = demoLabels.overlaps;
@@ -595,6 +605,12 @@ try {
   await openTab("connections", '[data-connection="demo"]');
   await openTab("map", "#vpc-map [data-host]");
   check((await browser.$("#map-summary").getText()).includes("02-aws"), "the file's map stays across views");
+  // A state with a VPC peering draws it as a line between the two VPCs.
+  await browser.$("#map-file").setValue(resolve(corpus, "17-aws-vpc-peering-accepter-two-vpcs.tfstate"));
+  await browser.waitUntil(async () => (await browser.$("#map-summary").getText()).includes("17-aws"), { timeout: 20000, timeoutMsg: "the peering state never reached the map" });
+  const peering = await browser.execute(() => [...document.querySelectorAll('#vpc-map [data-edge="peering"]')].map((e) => [e.dataset.from, e.dataset.to]));
+  check(peering.length === 1 && peering[0][0] !== peering[0][1], `the peering state shows its peering edge (${JSON.stringify(peering)})`);
+  await shot("map-peering");
   await browser.$("#map-demo").click();
   await browser.$('[data-host="web-1"]').waitForExist({ timeout: 15000 });
 

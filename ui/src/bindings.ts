@@ -513,6 +513,27 @@ w: number;
  */
 h: number }
 /**
+ * A line of the map between two of its items (by id): a VPC peering, a load balancer to its
+ * targets, the tunnel to the VPN host.
+ */
+export type MapEdge = { 
+/**
+ * `peering` (VPC to VPC) or `target` (load balancer to host).
+ */
+kind: string; 
+/**
+ * The id of one end.
+ */
+from: string; 
+/**
+ * The id of the other end.
+ */
+to: string; 
+/**
+ * What to write on it (the peering's name, the target port).
+ */
+label: string }
+/**
  * A host on the map.
  */
 export type MapHost = { 
@@ -549,6 +570,19 @@ sentence: string;
  */
 codes: string[]; 
 /**
+ * What it is: `host`, `group` (auto scaling group, node pool…), or a managed service's
+ * kind: `database`, `cache`, `cluster`, `search`, `queue`, `service`.
+ */
+kind: string; 
+/**
+ * What it is in words (`PostgreSQL 15`, `auto scaling group`), when more than a host.
+ */
+what: string | null; 
+/**
+ * A managed service's endpoint name and port (`orders-db.internal:5432`).
+ */
+endpoint: string | null; 
+/**
  * The way its traffic goes, hop by hop (this laptop first, the host last); the first hop
  * whose status is `broken` is where it stops.
  */
@@ -573,6 +607,15 @@ h: number }
  * The VPC map.
  */
 export type MapView = { 
+/**
+ * Lines between items: peerings, load balancer targets.
+ */
+edges: MapEdge[]; 
+/**
+ * The id of the host the active tunnel ends on (the VPN host or gateway, as reach
+ * identifies it), when there is one on this map.
+ */
+gate: string | null; 
 /**
  * Where the topology came from.
  */

@@ -15,7 +15,7 @@ use gatehouse_vpc::probe::{reach_probes, ProbeResult};
 use gatehouse_vpc::reach::{Analyzer, Code, Hop, Status, Tunnel, VpnHint};
 use gatehouse_vpc::Topology;
 
-use crate::views::{err, AppError, HopStatus, MapBox, MapHost, MapView, PathHop, Verdict};
+use crate::views::{err, AppError, HopStatus, MapBox, MapEdge, MapHost, MapView, PathHop, Verdict};
 
 pub use demo::{demo_map, demo_topology};
 
@@ -271,7 +271,11 @@ pub fn map_view(
                     sentence.push(' ');
                     sentence.push_str(note);
                 }
+                let (kind, what, endpoint) = host_kind(t);
                 hosts.push(MapHost {
+                    kind,
+                    what,
+                    endpoint,
                     id: n.id,
                     name: t.name.clone(),
                     ips: t.private_ips.iter().map(|i| i.to_string()).collect(),
@@ -316,13 +320,87 @@ pub fn map_view(
             h: n.h,
         });
     }
+    let gate = main
+        .gate()
+        .or_else(|| lan_analyzer.as_ref().and_then(|a| a.gate()))
+        .filter(|_| tunnel.is_some())
+        .map(|h| h.id.clone());
     MapView {
         source,
         width: laid.width,
         height: laid.height,
+        edges: edges_of(topo),
+        gate,
         boxes,
         hosts,
     }
+}
+
+/// What a host is, for the map: its kind, in words, and a managed service's endpoint.
+fn host_kind(h: &Host) -> (String, Option<String>, Option<String>) {
+    use gatehouse_vpc::model::{ServiceKind as K, GROUP_TAG};
+    if let Some(s) = &h.service {
+        let kind = match s.kind {
+            K::Postgres | K::Mysql | K::Sqlserver | K::Oracle | K::Mongodb => "database",
+            K::Redis | K::Memcached => "cache",
+            K::Kubernetes => "cluster",
+            K::Opensearch => "search",
+            K::Kafka | K::Mq => "queue",
+            K::Other => "service",
+        };
+        let what = match &s.version {
+            Some(v) => format!("{} {v}", s.kind.label()),
+            None => s.kind.label().to_owned(),
+        };
+        let endpoint = s.endpoint.as_ref().map(|e| match s.ports.first() {
+            Some(p) => format!("{e}:{p}"),
+            None => e.clone(),
+        });
+        return (kind.into(), Some(what), endpoint);
+    }
+    if let Some(g) = h.tags.get(GROUP_TAG) {
+        return ("group".into(), Some(g.clone()), None);
+    }
+    ("host".into(), None, None)
+}
+
+/// The lines of the map: VPC peerings, and load balancers to their targets.
+fn edges_of(topo: &Topology) -> Vec<MapEdge> {
+    let mut edges: Vec<MapEdge> = topo
+        .peerings
+        .iter()
+        .map(|p| MapEdge {
+            kind: "peering".into(),
+            from: p.vpc.clone(),
+            to: p.peer_vpc.clone(),
+            label: p.name.clone(),
+        })
+        .collect();
+    let groups: HashMap<&str, &gatehouse_vpc::model::TargetGroup> = topo
+        .target_groups
+        .iter()
+        .map(|g| (g.id.as_str(), g))
+        .collect();
+    for lb in &topo.load_balancers {
+        let mut seen = std::collections::HashSet::new();
+        for l in &lb.listeners {
+            let Some(g) = l.target_group.as_deref().and_then(|g| groups.get(g)) else {
+                continue;
+            };
+            for t in &g.targets {
+                if seen.insert(t.as_str()) {
+                    let port = g.port.or(l.target_port).unwrap_or(l.port);
+                    edges.push(MapEdge {
+                        kind: "target".into(),
+                        from: lb.id.clone(),
+                        to: t.clone(),
+                        label: port.to_string(),
+                    });
+                }
+            }
+        }
+    }
+    edges
 }
 
 /// The map of a Terraform state (v4 file or `terraform show -json`) the user opened, seen from
@@ -544,6 +622,22 @@ mod tests {
         );
         assert!(web.path.iter().any(|p| p.hop == "tunnel"));
         assert!(web.path.iter().any(|p| p.hop == "security_group"));
+        // The gate: the tunnel ends on vpn-gw; the load balancer points at its targets; the
+        // managed database is drawn as one, with its endpoint.
+        let gw = find("vpn-gw");
+        assert_eq!(m.gate.as_deref(), Some(gw.id.as_str()));
+        let web1 = find("web-1");
+        assert!(
+            m.edges
+                .iter()
+                .any(|e| e.kind == "target" && e.to == web1.id),
+            "{:?}",
+            m.edges
+        );
+        let orders = find("orders-db");
+        assert_eq!(orders.kind, "database");
+        assert_eq!(orders.endpoint.as_deref(), Some("orders-db.internal:5432"));
+        assert_eq!(web1.kind, "host");
         let db = find("db");
         assert_eq!(db.verdict, Verdict::Reachable, "{}", db.sentence);
         assert!(
@@ -573,6 +667,24 @@ mod tests {
             .hosts
             .iter()
             .all(|h| h.sentence.ends_with("(Connect the demo to use it.)")));
+    }
+
+    #[test]
+    fn a_peering_is_an_edge_between_its_vpc_boxes() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../../shared/corpus/tfstate/17-aws-vpc-peering-accepter-two-vpcs.tfstate");
+        let text = std::fs::read_to_string(path).unwrap();
+        let m = map_from_file("17.tfstate", &text, None).unwrap();
+        let peerings: Vec<&MapEdge> = m.edges.iter().filter(|e| e.kind == "peering").collect();
+        assert_eq!(peerings.len(), 1, "{:?}", m.edges);
+        for end in [&peerings[0].from, &peerings[0].to] {
+            assert!(
+                m.boxes.iter().any(|b| b.kind == "vpc" && &b.id == end),
+                "{end} is not a VPC box"
+            );
+        }
+        assert_ne!(peerings[0].from, peerings[0].to);
+        assert!(m.gate.is_none());
     }
 
     #[test]

@@ -179,6 +179,13 @@ pub struct MapHost {
     pub sentence: String,
     /// The explanation codes behind the verdict (`tunnel-peer`, `sg-allow`, …).
     pub codes: Vec<String>,
+    /// What it is: `host`, `group` (auto scaling group, node pool…), or a managed service's
+    /// kind: `database`, `cache`, `cluster`, `search`, `queue`, `service`.
+    pub kind: String,
+    /// What it is in words (`PostgreSQL 15`, `auto scaling group`), when more than a host.
+    pub what: Option<String>,
+    /// A managed service's endpoint name and port (`orders-db.internal:5432`).
+    pub endpoint: Option<String>,
     /// The way its traffic goes, hop by hop (this laptop first, the host last); the first hop
     /// whose status is `broken` is where it stops.
     pub path: Vec<PathHop>,
@@ -222,10 +229,30 @@ pub struct PathHop {
     pub codes: Vec<String>,
 }
 
+/// A line of the map between two of its items (by id): a VPC peering, a load balancer to its
+/// targets, the tunnel to the VPN host.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct MapEdge {
+    /// `peering` (VPC to VPC) or `target` (load balancer to host).
+    pub kind: String,
+    /// The id of one end.
+    pub from: String,
+    /// The id of the other end.
+    pub to: String,
+    /// What to write on it (the peering's name, the target port).
+    pub label: String,
+}
+
 /// The VPC map.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct MapView {
+    /// Lines between items: peerings, load balancer targets.
+    pub edges: Vec<MapEdge>,
+    /// The id of the host the active tunnel ends on (the VPN host or gateway, as reach
+    /// identifies it), when there is one on this map.
+    pub gate: Option<String>,
     /// Where the topology came from.
     pub source: String,
     /// Whole drawing width.

@@ -19,6 +19,13 @@ pub(super) fn route_for(table: &RouteTable, addr: Addr) -> Option<&Route> {
 }
 
 impl<'a> Analyzer<'a> {
+    /// The VPN host or gateway the active tunnel ends on, as reach identifies it (none without
+    /// a profile or when it cannot tell).
+    pub fn gate(&self) -> Option<&'a Host> {
+        let client = self.tunnel?.addresses.first().map(|a| a.addr());
+        self.vpn_host(client)
+    }
+
     /// The VPN host: the hint, else the host behind a peer's endpoint, else the host a route to
     /// the tunnel's address points at, else the only host that forwards.
     pub(super) fn vpn_host(&self, client: Option<IpAddr>) -> Option<&'a Host> {
