@@ -285,6 +285,12 @@ try {
   await browser.keys("Enter");
   const webPath = await hops();
   check(webPath.length >= 4 && webPath.every((h) => h.status === "ok") && !webPath.some((h) => h.breaks), `web-1's path is all green (${JSON.stringify(webPath)})`);
+  // Filter by verdict: the legend hides the blocked hosts, and shows them again.
+  await browser.$('[data-filter="blocked"]').click();
+  const hiddenReplica = await browser.execute(() => !document.querySelector('[data-host="db-replica"]') && !!document.querySelector('[data-host="web-1"]'));
+  await browser.$('[data-filter="blocked"]').click();
+  const backReplica = await browser.execute(() => !!document.querySelector('[data-host="db-replica"]'));
+  check(hiddenReplica && backReplica, "the legend hides the blocked hosts and shows them again");
   // Export: the whole map as SVG (parsed here, every host named) and as PNG (a picture that opens).
   const demoNames = await browser.execute(() => [...document.querySelectorAll("#vpc-map .host")].map((h) => h.dataset.host));
   for (const ext of ["svg", "png"]) {
@@ -601,10 +607,17 @@ try {
   check((await browser.$("#map-summary").getText()).includes("02-aws"), "the map is unchanged by the failed reads");
   await shot("map-cloud-sources");
 
-  // A file's map stays while the user visits other views; the demo comes back with its button.
+  // A file's map stays while the user visits other views, zoom and position too; the demo comes
+  // back with its button.
+  await browser.$('button[aria-label="Zoom in"]').click();
+  const viewBefore = await browser.$("#vpc-map").getAttribute("viewBox");
   await openTab("connections", '[data-connection="demo"]');
   await openTab("map", "#vpc-map [data-host]");
   check((await browser.$("#map-summary").getText()).includes("02-aws"), "the file's map stays across views");
+  const viewAfter = await browser.$("#vpc-map").getAttribute("viewBox");
+  // (x, y and the width, i.e. the scale; the height follows the canvas, which loses the error line.)
+  const firstThree = (v) => v.split(" ").slice(0, 3).map((n) => Number(n).toFixed(3)).join(" ");
+  check(firstThree(viewAfter) === firstThree(viewBefore), `the zoom and position are kept across views (${viewBefore} → ${viewAfter})`);
   // A state with a VPC peering draws it as a line between the two VPCs.
   await browser.$("#map-file").setValue(resolve(corpus, "17-aws-vpc-peering-accepter-two-vpcs.tfstate"));
   await browser.waitUntil(async () => (await browser.$("#map-summary").getText()).includes("17-aws"), { timeout: 20000, timeoutMsg: "the peering state never reached the map" });

@@ -8,6 +8,10 @@ export type MapKind = "demo" | "file" | "cloud" | "synthetic";
 class MapStore {
   current = $state.raw<MapView | null>(null);
   kind = $state<MapKind>("demo");
+  /** The zoom and position the user left the map at (null: fitted), kept across views. */
+  view = $state.raw<{ x: number; y: number; scale: number } | null>(null);
+  /** Verdicts the user has hidden from the map (by clicking them in the legend). */
+  hidden = $state<string[]>([]);
 }
 
 /** The one map store of the window. */
