@@ -280,11 +280,18 @@ try {
   const breakHop = replicaPath.find((h) => h.breaks);
   check(breakHop?.hop === "security_group", `db-replica's path stops at the security groups (${JSON.stringify(replicaPath)})`);
   check(replicaPath[0]?.hop === "laptop" && replicaPath.slice(0, replicaPath.indexOf(breakHop)).every((h) => h.status === "ok"), "the hops before the break are green");
+  const way = await browser.execute(() => {
+    const w = document.getElementById("map-way");
+    return { brk: w?.dataset.break, routes: document.querySelectorAll('#vpc-map [data-edge="route"]').length };
+  });
+  check(way.brk === "security_group" && way.routes >= 1, `the map draws db-replica's way, broken at the security groups, and its subnet's routes (${JSON.stringify(way)})`);
   await shot("map-demo");
   await browser.execute(() => document.querySelector('[data-host="web-1"]').focus());
   await browser.keys("Enter");
   const webPath = await hops();
   check(webPath.length >= 4 && webPath.every((h) => h.status === "ok") && !webPath.some((h) => h.breaks), `web-1's path is all green (${JSON.stringify(webPath)})`);
+  const webWay = await browser.execute(() => [...(document.getElementById("map-way")?.classList ?? [])].filter((c) => !c.startsWith("svelte-")).join(" "));
+  check(webWay === "way ok", `the map draws web-1's way green (${webWay})`);
   // Filter by verdict: the legend hides the blocked hosts, and shows them again.
   await browser.$('[data-filter="blocked"]').click();
   const hiddenReplica = await browser.execute(() => !document.querySelector('[data-host="db-replica"]') && !!document.querySelector('[data-host="web-1"]'));

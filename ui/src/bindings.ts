@@ -518,7 +518,8 @@ h: number }
  */
 export type MapEdge = { 
 /**
- * `peering` (VPC to VPC) or `target` (load balancer to host).
+ * `peering` (VPC to VPC), `target` (load balancer to host) or `route` (a subnet to the
+ * gateway, instance or peer VPC its route table sends a destination to).
  */
 kind: string; 
 /**
@@ -569,6 +570,14 @@ sentence: string;
  * The explanation codes behind the verdict (`tunnel-peer`, `sg-allow`, …).
  */
 codes: string[]; 
+/**
+ * The subnet (box) it is drawn in.
+ */
+subnet: string | null; 
+/**
+ * Its tags as `key=value` (the `Name` tag and Gatehouse's own left out).
+ */
+tags: string[]; 
 /**
  * What it is: `host`, `group` (auto scaling group, node pool…), or a managed service's
  * kind: `database`, `cache`, `cluster`, `search`, `queue`, `service`.

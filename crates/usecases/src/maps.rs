@@ -272,7 +272,15 @@ pub fn map_view(
                     sentence.push_str(note);
                 }
                 let (kind, what, endpoint) = host_kind(t);
+                let tags = t
+                    .tags
+                    .iter()
+                    .filter(|(k, _)| k.as_str() != "Name" && !k.starts_with("gatehouse:"))
+                    .map(|(k, v)| format!("{k}={v}"))
+                    .collect();
                 hosts.push(MapHost {
+                    subnet: n.parent.clone(),
+                    tags,
                     kind,
                     what,
                     endpoint,
@@ -336,6 +344,60 @@ pub fn map_view(
     }
 }
 
+/// Each subnet to where its route table (its own, else its VPC's main one) sends traffic that
+/// leaves the VPC: an internet or NAT gateway, a transit gateway, an instance, a peer VPC.
+fn route_edges(topo: &Topology) -> Vec<MapEdge> {
+    use gatehouse_vpc::model::RouteTarget as T;
+    let mut own: HashMap<&str, &gatehouse_vpc::model::RouteTable> = HashMap::new();
+    let mut main: HashMap<&str, &gatehouse_vpc::model::RouteTable> = HashMap::new();
+    for rt in &topo.route_tables {
+        for s in &rt.subnets {
+            own.insert(s.as_str(), rt);
+        }
+        if let (true, Some(v)) = (rt.main, rt.vpc.as_deref()) {
+            main.insert(v, rt);
+        }
+    }
+    let peer_vpc = |id: &str, vpc: Option<&str>| {
+        topo.peerings.iter().find(|p| p.id == id).map(|p| {
+            if Some(p.vpc.as_str()) == vpc {
+                p.peer_vpc.clone()
+            } else {
+                p.vpc.clone()
+            }
+        })
+    };
+    let mut out = Vec::new();
+    for s in &topo.subnets {
+        let Some(rt) = own
+            .get(s.id.as_str())
+            .or_else(|| s.vpc.as_deref().and_then(|v| main.get(v)))
+        else {
+            continue;
+        };
+        let mut seen = std::collections::HashSet::new();
+        for r in &rt.routes {
+            let to = match &r.target {
+                T::Gateway(g) | T::Nat(g) | T::TransitGateway(g) | T::Instance(g) => g.clone(),
+                T::Peering(p) => match peer_vpc(p, s.vpc.as_deref()) {
+                    Some(v) => v,
+                    None => continue,
+                },
+                _ => continue,
+            };
+            if seen.insert(to.clone()) {
+                out.push(MapEdge {
+                    kind: "route".into(),
+                    from: s.id.clone(),
+                    to,
+                    label: format!("{}: {}", rt.name, r.destination),
+                });
+            }
+        }
+    }
+    out
+}
+
 /// What a host is, for the map: its kind, in words, and a managed service's endpoint.
 fn host_kind(h: &Host) -> (String, Option<String>, Option<String>) {
     use gatehouse_vpc::model::{ServiceKind as K, GROUP_TAG};
@@ -376,6 +438,7 @@ fn edges_of(topo: &Topology) -> Vec<MapEdge> {
             label: p.name.clone(),
         })
         .collect();
+    edges.extend(route_edges(topo));
     let groups: HashMap<&str, &gatehouse_vpc::model::TargetGroup> = topo
         .target_groups
         .iter()
@@ -631,6 +694,14 @@ mod tests {
             m.edges
                 .iter()
                 .any(|e| e.kind == "target" && e.to == web1.id),
+            "{:?}",
+            m.edges
+        );
+        // web-1's subnet routes to the internet through the NAT gateway, the edge says so.
+        assert!(
+            m.edges.iter().any(|e| e.kind == "route"
+                && Some(&e.from) == web1.subnet.as_ref()
+                && m.boxes.iter().any(|b| b.id == e.to && b.kind == "gateway")),
             "{:?}",
             m.edges
         );

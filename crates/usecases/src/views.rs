@@ -179,6 +179,10 @@ pub struct MapHost {
     pub sentence: String,
     /// The explanation codes behind the verdict (`tunnel-peer`, `sg-allow`, …).
     pub codes: Vec<String>,
+    /// The subnet (box) it is drawn in.
+    pub subnet: Option<String>,
+    /// Its tags as `key=value` (the `Name` tag and Gatehouse's own left out).
+    pub tags: Vec<String>,
     /// What it is: `host`, `group` (auto scaling group, node pool…), or a managed service's
     /// kind: `database`, `cache`, `cluster`, `search`, `queue`, `service`.
     pub kind: String,
@@ -234,7 +238,8 @@ pub struct PathHop {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct MapEdge {
-    /// `peering` (VPC to VPC) or `target` (load balancer to host).
+    /// `peering` (VPC to VPC), `target` (load balancer to host) or `route` (a subnet to the
+    /// gateway, instance or peer VPC its route table sends a destination to).
     pub kind: String,
     /// The id of one end.
     pub from: String,

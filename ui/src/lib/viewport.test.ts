@@ -57,12 +57,14 @@ describe("viewport", () => {
     expect(some.every((r) => r.x <= 850 && r.y <= 650)).toBe(true);
   });
 
-  it("searches by name, IP and group", () => {
+  it("searches by name, IP, group and tag", () => {
     const items = grid(10);
     expect(search(items, "h3").map((h) => h.name)).toEqual(["h3"]);
     expect(search(items, "10.0.0.7").map((h) => h.name)).toEqual(["h7"]);
     expect(search(items, "SG-ODD").length).toBe(5);
     expect(search(items, "  ")).toEqual([]);
+    const tagged = items.map((h, i) => ({ ...h, tags: [`env=${i % 2 ? "prod" : "dev"}`] }));
+    expect(search(tagged, "env=prod").length).toBe(5);
   });
 
   it("draws a dense map as one path per verdict", () => {

@@ -82,15 +82,16 @@ export function visible<T extends Rect>(items: T[], v: View, screenW: number, sc
   return items.filter((r) => r.x + r.w >= x0 && r.x <= x1 && r.y + r.h >= y0 && r.y <= y1);
 }
 
-/** Hosts matching a search: by name, IP or group, case-insensitive. */
-export function search<T extends { name: string; ips: string[]; groups: string[] }>(items: T[], q: string): T[] {
+/** Hosts matching a search: by name, IP, security group or tag (`key=value`), case-insensitive. */
+export function search<T extends { name: string; ips: string[]; groups: string[]; tags?: string[] }>(items: T[], q: string): T[] {
   const s = q.trim().toLowerCase();
   if (!s) return [];
   return items.filter(
     (h) =>
       h.name.toLowerCase().includes(s) ||
       h.ips.some((ip) => ip.includes(s)) ||
-      h.groups.some((g) => g.toLowerCase().includes(s)),
+      h.groups.some((g) => g.toLowerCase().includes(s)) ||
+      (h.tags ?? []).some((t) => t.toLowerCase().includes(s)),
   );
 }
 
