@@ -1,12 +1,13 @@
 //! A deterministic nested layout for the map: region → VPC → subnet → hosts, with load
 //! balancers and gateways on the top edge of their VPC. The UI draws the rectangles it is given.
 //!
-//! Regions sit side by side, VPCs side by side inside their region, subnets side by side inside
-//! their VPC, and each subnet is a column of fixed width holding its hosts in a grid of
-//! [`LayoutOptions::columns`] columns. Everything is anchored at the top left, and widths depend
-//! only on how many subnets and edge items there are, never on how many hosts: so when a host
-//! comes or goes, only the hosts after it in its own subnet move (one cell), and only the heights
-//! of its subnet, VPC and region change. Every other node keeps its position.
+//! Regions, the VPCs of a region and the subnets of a VPC each wrap into a grid whose number of
+//! columns lets the whole be drawn largest in a viewport of [`LayoutOptions::aspect`] (the map's
+//! drawing area), so a map fills the window instead of running off as a strip. A subnet holds its
+//! hosts in [`LayoutOptions::columns`] columns, more when it has many (about as wide as tall).
+//! The subnets of one grid row share one height, counted in an even number of host rows: when a
+//! host comes or goes, only the hosts after it in its own subnet move (one cell), unless its
+//! subnet is the tallest of its row and crosses an even row count — then the rows below move.
 //!
 //! Cost: one pass to group (one hash lookup per host), sorting inside each group by name, one pass
 //! to place. [`layout_ref`] borrows every text from the topology (no string copied per host);
