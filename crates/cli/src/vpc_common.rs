@@ -105,11 +105,6 @@ pub(crate) fn print_host(h: &gatehouse_vpc::model::Host, indent: &str, kind: &st
     };
     let (kind, endpoint) = match &h.service {
         Some(s) => {
-            let version = s
-                .version
-                .as_deref()
-                .map(|v| format!(" {v}"))
-                .unwrap_or_default();
             let ports: Vec<String> = s.ports.iter().map(u16::to_string).collect();
             let endpoint = match (&s.endpoint, ports.is_empty()) {
                 (Some(e), false) => format!(" endpoint {e}:{}", ports.join(",")),
@@ -117,7 +112,7 @@ pub(crate) fn print_host(h: &gatehouse_vpc::model::Host, indent: &str, kind: &st
                 (None, false) => format!(" port {}", ports.join(",")),
                 (None, true) => String::new(),
             };
-            (format!("{}{version}", s.kind.label()), endpoint)
+            (s.what(), endpoint)
         }
         None if h.is_group() => ("group".to_string(), String::new()),
         None => (kind.to_string(), String::new()),

@@ -410,11 +410,8 @@ fn host_kind(h: &Host) -> (String, Option<String>, Option<String>) {
             K::Kafka | K::Mq => "queue",
             K::Other => "service",
         };
-        let what = match &s.version {
-            Some(v) => format!("{} {v}", s.kind.label()),
-            None => s.kind.label().to_owned(),
-        };
-        let endpoint = s.endpoint.as_ref().map(|e| match s.ports.first() {
+        let what = s.what();
+        let endpoint = s.endpoint.as_ref().map(|e| match s.port() {
             Some(p) => format!("{e}:{p}"),
             None => e.clone(),
         });

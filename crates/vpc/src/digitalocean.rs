@@ -178,27 +178,25 @@ fn import_kind(
     sleep: &mut dyn FnMut(Duration),
     t: &mut Topology,
 ) -> Result<(), DoError> {
-    {
-        let mut url = format!("{base}/v2/{kind}?per_page=200");
-        let mut pages = 0;
-        loop {
-            pages += 1;
-            if pages > MAX_PAGES {
-                return Err(DoError::TooManyPages {
-                    url,
-                    max: MAX_PAGES,
-                });
-            }
-            let body = fetch(&url, transport, policy, sleep)?;
-            let next = pages::add_page(kind, &body, t).map_err(|e| body_error(&url, &e))?;
-            match next {
-                Some(n) => url = rebase(base, &n),
-                None => break,
-            }
+    let mut url = format!("{base}/v2/{kind}?per_page=200");
+    let mut pages = 0;
+    loop {
+        pages += 1;
+        if pages > MAX_PAGES {
+            return Err(DoError::TooManyPages {
+                url,
+                max: MAX_PAGES,
+            });
         }
-        if kind == "databases" {
-            replicas(base, transport, policy, sleep, t)?;
+        let body = fetch(&url, transport, policy, sleep)?;
+        let next = pages::add_page(kind, &body, t).map_err(|e| body_error(&url, &e))?;
+        match next {
+            Some(n) => url = rebase(base, &n),
+            None => break,
         }
+    }
+    if kind == "databases" {
+        replicas(base, transport, policy, sleep, t)?;
     }
     Ok(())
 }

@@ -397,7 +397,6 @@ pub fn layout_ref_with<'t>(topo: &'t Topology, o: &LayoutOptions) -> LayoutRef<'
 
     // Place: each VPC laid out at the origin, then moved into its region's grid, each region
     // into the map's grid.
-    let subnet_w = o.pad * 2.0 + columns as f64 * o.host_w + (columns as f64 - 1.0) * o.gap;
     let containers: usize = regions
         .iter()
         .map(|(_, v)| {
@@ -426,7 +425,7 @@ pub fn layout_ref_with<'t>(topo: &'t Topology, o: &LayoutOptions) -> LayoutRef<'
         let mut vpc_boxes = Vec::with_capacity(vpcs.len());
         for g in vpcs {
             let first = nodes.len();
-            let (w, h) = place_vpc(g, region, o, columns, subnet_w, &mut nodes);
+            let (w, h) = place_vpc(g, region, o, columns, &mut nodes);
             vpc_boxes.push((first, nodes.len(), w, h));
         }
         // The VPCs' top edges carry their edge items (half above): the region's title sits
@@ -475,7 +474,6 @@ fn place_vpc<'t>(
     region: &'t str,
     o: &LayoutOptions,
     columns: usize,
-    subnet_w: f64,
     nodes: &mut Vec<NodeRef<'t>>,
 ) -> (f64, f64) {
     let vpc_idx = nodes.len();
@@ -559,7 +557,7 @@ fn place_vpc<'t>(
     } else {
         o.title_w + g.edge.len() as f64 * (o.edge_w + o.gap) - o.gap
     };
-    let vw = o.pad * 2.0 + grid.width.max(edge_w).max(subnet_w);
+    let vw = o.pad * 2.0 + grid.width.max(edge_w).max(width_of(columns));
     let vh = sy + grid.height.max(o.header) + o.pad;
     nodes[vpc_idx].w = vw;
     nodes[vpc_idx].h = vh;

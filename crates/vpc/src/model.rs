@@ -434,6 +434,14 @@ impl ManagedService {
     pub fn port(&self) -> Option<u16> {
         self.ports.first().copied()
     }
+
+    /// What it is in words: the kind and version (`PostgreSQL 15`).
+    pub fn what(&self) -> String {
+        match &self.version {
+            Some(v) => format!("{} {v}", self.kind.label()),
+            None => self.kind.label().to_owned(),
+        }
+    }
 }
 
 /// The tag of a host that stands for a group of machines whose addresses the source does not
